@@ -1,0 +1,41 @@
+package sim
+
+// InputKind says what an Input is. A join, a leave and a move are all inputs: one path in.
+type InputKind uint8
+
+// The input kinds.
+const (
+	InputMove  InputKind = 1 // a player's input: Values holds the input schema's fields
+	InputJoin  InputKind = 2 // a player enters the match
+	InputLeave InputKind = 3 // a player leaves the match
+)
+
+// Input is one input delivered to Game.Step. The server stamps Player from the connection;
+// Values are already clamped to the input schema's ranges. Values is only valid during Step.
+type Input struct {
+	Player uint32
+	Kind   InputKind
+	Seq    uint32
+	Values []int32
+}
+
+// Game is a game's rules. A Game keeps nothing that is not derivable from the World: Load
+// rebuilds its caches after the World is restored from a keyframe, so replays can seek.
+//
+// Implementations must be deterministic: no clock, no goroutines, no I/O, no global random
+// source (use World.Rand), no floats in state, no map iteration where order matters.
+type Game interface {
+	// Schema returns the game's state and input schema; the same value every call.
+	Schema() *Schema
+	// Init populates a new, empty World (tick 0).
+	Init(w *World) error
+	// Step advances the World by one tick. inputs are in delivery order: joins, leaves and
+	// moves of this tick; a player's moves in seq order.
+	Step(w *World, tick uint32, inputs []Input)
+	// Load rebuilds the game's derived state from a World restored from a keyframe.
+	Load(w *World) error
+}
+
+// Factory makes a Game from its config (JSON; empty means defaults). Games are registered
+// under a name with a Factory.
+type Factory func(config []byte) (Game, error)
