@@ -36,6 +36,7 @@ type Game interface {
 	Load(w *World) error
 }
 
-// Factory makes a Game from its config (JSON; empty means defaults). Games are registered
-// under a name with a Factory.
-type Factory func(config []byte) (Game, error)
+// Factory makes a Game for a room ticking at tickRate Hz from its config (JSON; empty means
+// defaults). Games are registered under a name with a Factory; recordings keep the tick rate
+// and the config, so a replay makes the same Game again.
+type Factory func(tickRate uint32, config []byte) (Game, error)
