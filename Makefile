@@ -40,6 +40,7 @@ gotest:
 FUZZTIME ?= 10s
 fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrame$$' -fuzztime $(FUZZTIME)
+	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrameFields$$' -fuzztime $(FUZZTIME)
 
 jstest: setup
 

@@ -42,9 +42,13 @@ func predict(prev, v, num, den int32) int32 {
 }
 
 // AppendBody appends to dst the body of the frame that brings a client holding base to cur:
-// Frame fields 4 to 12. base nil means a full snapshot. withHash adds cur's state hash as the
-// view hash. Prediction applies when base is the tick right before cur.
+// Frame fields 4 to 12. base nil means a full snapshot, and so does a base at tick 0: on the
+// wire baseline 0 means a full snapshot, so no delta can start there. withHash adds cur's state
+// hash as the view hash. Prediction applies when base is the tick right before cur.
 func (e *Encoder) AppendBody(dst []byte, base, cur *State, withHash bool) []byte {
+	if base != nil && base.tick == 0 {
+		base = nil
+	}
 	e.despawns, e.spawnIDs, e.spawnCls, e.spawnVals = e.despawns[:0], e.spawnIDs[:0], e.spawnCls[:0], e.spawnVals[:0]
 	e.updIDs, e.updMasks, e.updVals, e.bytesVals = e.updIDs[:0], e.updMasks[:0], e.updVals[:0], e.bytesVals[:0]
 	predicted := base != nil && base.tick+1 == cur.tick
@@ -89,13 +93,14 @@ func (e *Encoder) AppendBody(dst []byte, base, cur *State, withHash bool) []byte
 		prev := base.vals[id*base.stride : id*base.stride+len(cs.intCols)]
 		var mask uint32
 		mark := len(e.updVals)
+		cols := cs.cols[:len(vals)]
 		for col, v := range vals {
 			expected := prev[col]
-			if f := &cs.Fields[cs.intCols[col]]; predicted && f.predictCol >= 0 {
-				expected = predict(prev[col], vals[f.predictCol], f.PredictNum, f.PredictDen)
+			if c := &cols[col]; predicted && c.from >= 0 {
+				expected = predict(prev[col], vals[c.from], c.num, c.den)
 			}
 			if d := v - expected; d != 0 {
-				mask |= 1 << cs.intCols[col]
+				mask |= 1 << cols[col].idx
 				e.updVals = protowire.AppendVarint(e.updVals, protowire.EncodeZigZag(int64(d)))
 			}
 		}

@@ -123,12 +123,14 @@ func (m *Mirror) Apply(f *pb.Frame) error {
 			}
 		}
 		// Plain fields first: predicted ones read the new velocity.
+		cols := cs.cols[:len(row)]
 		k := 0
-		for col, idx := range cs.intCols {
-			if mask&(1<<idx) == 0 {
+		for col := range cols {
+			c := &cols[col]
+			if mask&(1<<c.idx) == 0 {
 				continue
 			}
-			if cs.Fields[idx].predictCol < 0 || !predicted {
+			if c.from < 0 || !predicted {
 				row[col] += mine[k]
 			}
 			k++
@@ -137,15 +139,15 @@ func (m *Mirror) Apply(f *pb.Frame) error {
 			continue
 		}
 		k = 0
-		for col, idx := range cs.intCols {
-			f := &cs.Fields[idx]
+		for col := range cols {
+			c := &cols[col]
 			var d int32
-			if mask&(1<<idx) != 0 {
+			if mask&(1<<c.idx) != 0 {
 				d = mine[k]
 				k++
 			}
-			if f.predictCol >= 0 {
-				row[col] = predict(row[col], row[f.predictCol], f.PredictNum, f.PredictDen) + d
+			if c.from >= 0 {
+				row[col] = predict(row[col], row[c.from], c.num, c.den) + d
 			}
 		}
 	}

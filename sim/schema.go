@@ -104,8 +104,15 @@ type ClassSpec struct {
 	intCols   []uint16 // schema index of each non-bytes column
 	bytesCols []uint16 // schema index of each bytes column
 	colOf     []uint16 // column (int or bytes) of each schema index
-	predicted []int    // int columns that are predicted, in column order
-	plain     []int    // int columns that are not predicted, in column order
+	cols      []intCol // by int column: what the encoder and the mirror read per value
+}
+
+// intCol packs what the diff's inner loop needs of a non-bytes column, so it does not reach
+// into the (large) FieldSpec for every value of every entity.
+type intCol struct {
+	idx      uint16 // schema index: the update mask's bit
+	from     int16  // column this one is predicted from; -1 when not predicted
+	num, den int32  // the prediction's ratio
 }
 
 // NumInts returns the number of non-bytes fields of the class.
@@ -220,8 +227,14 @@ func (b *SchemaBuilder) Build() (*Schema, error) {
 	if len(s.classes) > 1<<15 {
 		return nil, errors.New("sim: too many classes")
 	}
+	names := make(map[string]bool, len(s.classes))
 	for ci := range s.classes {
 		cs := &s.classes[ci]
+		// Clients and ClassByName find classes by name.
+		if names[cs.Name] {
+			return nil, fmt.Errorf("sim: class %q declared twice", cs.Name)
+		}
+		names[cs.Name] = true
 		if err := cs.resolve(); err != nil {
 			return nil, fmt.Errorf("sim: class %q: %w", cs.Name, err)
 		}
@@ -253,6 +266,8 @@ func (f *FieldSpec) validate() error {
 		return errors.New("min > max")
 	case f.Kind == KindBytes && (f.MaxLen <= 0 || f.MaxLen > maxBytesLen):
 		return fmt.Errorf("bytes max length must be in 1..%d", maxBytesLen)
+	case f.Kind == KindBytes && f.PredictFrom != "":
+		return errors.New("a bytes field cannot be predicted")
 	}
 	return nil
 }
@@ -275,12 +290,10 @@ func (cs *ClassSpec) resolve() error {
 		}
 		seen[f.Name] = i
 	}
-	cs.predicted, cs.plain = nil, nil
-	for col, idx := range cs.intCols {
+	for _, idx := range cs.intCols {
 		f := &cs.Fields[idx]
 		f.predictCol = -1
 		if f.PredictFrom == "" {
-			cs.plain = append(cs.plain, col)
 			continue
 		}
 		src, ok := seen[f.PredictFrom]
@@ -295,7 +308,11 @@ func (cs *ClassSpec) resolve() error {
 			return fmt.Errorf("field %q: prediction denominator 0", f.Name)
 		}
 		f.predictCol = int(cs.colOf[src])
-		cs.predicted = append(cs.predicted, col)
+	}
+	cs.cols = make([]intCol, len(cs.intCols))
+	for col, idx := range cs.intCols {
+		f := &cs.Fields[idx]
+		cs.cols[col] = intCol{idx: idx, from: int16(f.predictCol), num: f.PredictNum, den: f.PredictDen}
 	}
 	return nil
 }
@@ -414,8 +431,12 @@ func SchemaFromProto(st *pb.StateSchema, in *pb.InputSchema) (*Schema, error) {
 }
 
 func fieldFromProto(pf *pb.FieldSpec) FieldSpec {
+	kind := Kind(0) // unknown types fail validation instead of wrapping into a known Kind
+	if t := pf.GetType(); t >= pb.FieldType_FIELD_TYPE_INT && t <= pb.FieldType_FIELD_TYPE_BYTES {
+		kind = Kind(t)
+	}
 	return FieldSpec{
-		Name: pf.GetName(), Kind: Kind(pf.GetType()), Scale: pf.GetScale(),
+		Name: pf.GetName(), Kind: kind, Scale: pf.GetScale(),
 		Min: pf.GetMin(), Max: pf.GetMax(), HasRange: pf.GetHasRange(), Interpolate: pf.GetInterpolate(),
 		PredictNum: pf.GetPredictNum(), PredictDen: pf.GetPredictDen(), Owner: pf.GetOwner(), MaxLen: int(pf.GetMaxLen()),
 	}
