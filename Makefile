@@ -43,6 +43,8 @@ fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrameFields$$' -fuzztime $(FUZZTIME)
 
 jstest: setup
+	cd client-js && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd client-js && npm test
 
 bench-go:
 	go test -run '^$$' -bench . -benchmem ./sim/... 

@@ -1,0 +1,88 @@
+// FrameData is a decoded Frame in reusable typed arrays: what both decoders produce and what the
+// mirror applies. Ids are absolute (the decoders undo the delta coding).
+
+/** FrameData holds one decoded Frame. Its arrays are reused from frame to frame. */
+export class FrameData {
+  tick = 0;
+  baselineTick = 0;
+  lastInputSeq = 0;
+  /** despawnIds[0..nDespawn) are absolute ids, ascending. */
+  despawnIds: Float64Array = new Float64Array(16);
+  nDespawn = 0;
+  spawnIds: Float64Array = new Float64Array(16);
+  nSpawn = 0;
+  spawnClasses: Uint32Array = new Uint32Array(16);
+  nSpawnClasses = 0;
+  spawnValues: Int32Array = new Int32Array(64);
+  nSpawnValues = 0;
+  updateIds: Float64Array = new Float64Array(16);
+  nUpdate = 0;
+  updateMasks: Uint32Array = new Uint32Array(16);
+  nUpdateMasks = 0;
+  updateValues: Int32Array = new Int32Array(64);
+  nUpdateValues = 0;
+  /** bytes values: entity id, field index and the value (a view: copy before keeping it). */
+  bytesIds: Float64Array = new Float64Array(4);
+  bytesFields: Uint32Array = new Uint32Array(4);
+  bytesValues: Uint8Array[] = [];
+  nBytes = 0;
+  hasViewHash = false;
+  /** viewHashHi and viewHashLo are the view hash's uint32 halves. */
+  viewHashHi = 0;
+  viewHashLo = 0;
+
+  /** reset empties the frame, keeping its arrays. */
+  reset(): void {
+    this.tick = 0;
+    this.baselineTick = 0;
+    this.lastInputSeq = 0;
+    this.nDespawn = 0;
+    this.nSpawn = 0;
+    this.nSpawnClasses = 0;
+    this.nSpawnValues = 0;
+    this.nUpdate = 0;
+    this.nUpdateMasks = 0;
+    this.nUpdateValues = 0;
+    this.nBytes = 0;
+    this.bytesValues.length = 0;
+    this.hasViewHash = false;
+    this.viewHashHi = 0;
+    this.viewHashLo = 0;
+  }
+
+  /** pushBytes appends one bytes value. */
+  pushBytes(id: number, field: number, value: Uint8Array): void {
+    if (this.nBytes === this.bytesIds.length) {
+      this.bytesIds = growF64(this.bytesIds, this.nBytes + 1);
+      this.bytesFields = growU32(this.bytesFields, this.nBytes + 1);
+    }
+    this.bytesIds[this.nBytes] = id;
+    this.bytesFields[this.nBytes] = field;
+    this.bytesValues[this.nBytes] = value;
+    this.nBytes++;
+  }
+}
+
+/** growF64 returns an array of at least need elements holding a's contents. */
+export function growF64(a: Float64Array, need: number): Float64Array {
+  if (need <= a.length) return a;
+  const b = new Float64Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/** growU32 returns an array of at least need elements holding a's contents. */
+export function growU32(a: Uint32Array, need: number): Uint32Array {
+  if (need <= a.length) return a;
+  const b = new Uint32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/** growI32 returns an array of at least need elements holding a's contents. */
+export function growI32(a: Int32Array, need: number): Int32Array {
+  if (need <= a.length) return a;
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
