@@ -24,6 +24,8 @@ type State struct {
 	stride  int
 	bstride int
 	n       int
+	rng     uint32   // the world's PRNG state (snapshots of a World only)
+	free    []Entity // the world's freed ids, next reused first (snapshots of a World only)
 }
 
 // NewState returns an empty state (tick 0) for schema s.
@@ -144,6 +146,8 @@ func (st *State) CopyFrom(src *State) {
 	st.gen = append(st.gen[:0], src.gen...)
 	st.vals = append(st.vals[:0], src.vals...)
 	st.bytes = append(st.bytes[:0], src.bytes...)
+	st.rng = src.rng
+	st.free = append(st.free[:0], src.free...)
 }
 
 // Snapshot copies the world into dst, reusing dst's memory (no allocation in steady state).
@@ -151,7 +155,8 @@ func (w *World) Snapshot(dst *State) {
 	if dst.schema != w.schema {
 		dst.reset(w.schema)
 	}
-	dst.tick, dst.n = w.tick, w.n
+	dst.tick, dst.n, dst.rng = w.tick, w.n, w.rng.State()
+	dst.free = append(dst.free[:0], w.free[w.head:]...)
 	dst.resize(len(w.slots))
 	for id := range w.slots {
 		s := &w.slots[id]
@@ -174,26 +179,32 @@ func (w *World) Snapshot(dst *State) {
 
 // Save returns the world's whole state for a keyframe.
 func (w *World) Save() *pb.WorldState {
-	ws := &pb.WorldState{Tick: w.tick, RngState: w.rng.State(), NextId: uint32(len(w.slots))}
-	for id := 1; id < len(w.slots); id++ {
-		s := w.slots[id]
-		if s.cls == noClass {
+	var st State
+	w.Snapshot(&st)
+	return st.Save()
+}
+
+// Save returns the whole state of the world this State is a snapshot of (entities, PRNG, id
+// allocator) as a keyframe holds it: LoadWorld of it steps on exactly like the original. A
+// recorder calls it off the tick path on the ring's copy.
+func (st *State) Save() *pb.WorldState {
+	ws := &pb.WorldState{Tick: st.tick, RngState: st.rng, NextId: uint32(len(st.cls))}
+	for id := 1; id < len(st.cls); id++ {
+		c := st.cls[id]
+		if c == noClass {
 			continue
 		}
+		cs := &st.schema.classes[c]
 		ws.Ids = append(ws.Ids, uint32(id))
-		ws.Classes = append(ws.Classes, uint32(s.cls))
-		st := &w.classes[s.cls]
-		for _, col := range st.ints {
-			ws.Values = append(ws.Values, col[s.row])
-		}
-		cs := &w.schema.classes[s.cls]
-		for bcol, col := range st.bytes {
-			if b := col[s.row]; len(b) > 0 {
+		ws.Classes = append(ws.Classes, uint32(c))
+		ws.Values = append(ws.Values, st.vals[id*st.stride:id*st.stride+len(cs.intCols)]...)
+		for bcol, b := range st.bytes[id*st.bstride : id*st.bstride+len(cs.bytesCols)] {
+			if len(b) > 0 {
 				ws.BytesValues = append(ws.BytesValues, &pb.BytesValue{EntityId: uint32(id), Field: uint32(cs.bytesCols[bcol]), Value: b})
 			}
 		}
 	}
-	for _, id := range w.free[w.head:] {
+	for _, id := range st.free {
 		ws.FreeIds = append(ws.FreeIds, uint32(id))
 	}
 	return ws
