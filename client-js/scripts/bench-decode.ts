@@ -8,73 +8,21 @@ import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { Decoded } from "../src/decode";
 import type { FrameData } from "../src/frame";
 import { Mirror } from "../src/mirror";
-import { predictValue } from "../src/predictrule";
-import { Mulberry32 } from "../src/rng";
-import { arenaProto, compiled, encodeFrame, frameBytes, mirrorRows } from "../test/helpers";
-import type { ModelEntity, ModelState } from "../test/helpers";
+import { arenaProto, compiled, mirrorRows } from "../test/helpers";
+import { scenarioB } from "./scenario-b";
 
 const NPCS = 1000;
 const PLAYERS = 200;
 const TICKS = 200;
 const HZ = 20;
-const WORLD = 100000; // 1000 units in 1/100
 const rounds = Number(process.argv[2] ?? 20);
 
 const schema = compiled(arenaProto(HZ));
-const rng = new Mulberry32(42);
-const mod = (n: number) => rng.next() % n;
-const vel = () => mod(16001) - 8000;
-
-function step(e: ModelEntity, turn: boolean): void {
-  const v = e.vals;
-  if (turn) {
-    v[2] = vel();
-    v[3] = vel();
-  }
-  for (const [p, q] of [[0, 2], [1, 3]]) {
-    let x = predictValue(v[p], v[q], 1, HZ);
-    if (x < 0 || x > WORLD) {
-      x = x < 0 ? -x : 2 * WORLD - x; // reflect: the residual the frame carries
-      v[q] = -v[q];
-    }
-    v[p] = x;
-  }
-}
-
-// Build the ticks.
-let cur: ModelState = { tick: 1, entities: new Map() };
-for (let i = 1; i <= NPCS + PLAYERS; i++) {
-  const npc = i <= NPCS;
-  const vals = [mod(WORLD + 1), mod(WORLD + 1), vel(), vel(), 100];
-  if (!npc) vals.push(i - NPCS);
-  cur.entities.set(i, { cls: npc ? 0 : 1, gen: 1, vals, bytes: [] });
-}
-const frames: Uint8Array[] = [frameBytes(encodeFrame(schema, null, cur))];
-const states: ModelState[] = [cur];
-let changedVel = 0;
-let changedHp = 0;
-for (let t = 2; t <= TICKS + 1; t++) {
-  const next: ModelState = { tick: t, entities: new Map() };
-  for (const [id, e] of cur.entities) {
-    const n: ModelEntity = { cls: e.cls, gen: e.gen, vals: [...e.vals], bytes: [] };
-    // NPCs turn with p = 0.02; every player sends an input each tick (20 Hz).
-    const turn = e.cls === 1 || rng.next() < 0.02 * 2 ** 32;
-    if (turn) changedVel++;
-    step(n, turn);
-    if (rng.next() < 2 ** 32 / 120) {
-      // ~10 of 1,200 entities a tick
-      n.vals[4] = n.vals[4] === 1 ? 100 : n.vals[4] - 1;
-      changedHp++;
-    }
-    next.entities.set(id, n);
-  }
-  frames.push(frameBytes(encodeFrame(schema, cur, next, { lastInputSeq: t, withHash: t % 20 === 0 })));
-  states.push(next);
-  cur = next;
-}
+const sc = scenarioB(NPCS, PLAYERS, TICKS, HZ);
+const frames = sc.frames;
 const deltaBytes = frames.slice(1).reduce((a, b) => a + b.length, 0) / TICKS;
 console.log(`scenario B-like: ${NPCS} NPCs + ${PLAYERS} players, ${TICKS} delta frames`);
-console.log(`  per tick: ${(changedVel / TICKS).toFixed(0)} velocity changes, ${(changedHp / TICKS).toFixed(1)} hp changes`);
+console.log(`  per tick: ${sc.changedVelPerTick.toFixed(0)} velocity changes, ${sc.changedHpPerTick.toFixed(1)} hp changes`);
 console.log(`  snapshot ${frames[0].length} B, delta frame mean ${deltaBytes.toFixed(0)} B`);
 
 type Dec = { decode(b: Uint8Array): Decoded };
@@ -93,10 +41,7 @@ for (const [name, mk] of kinds) {
   const dec = mk();
   const m = new Mirror(schema);
   for (const b of frames) m.apply(frameOf(dec.decode(b)));
-  const want = JSON.stringify(mirrorRows(m));
-  const model = states[states.length - 1];
-  const got = JSON.stringify([...model.entities].map(([id, e]) => ({ id, class: e.cls, values: e.vals, bytes: [] })));
-  if (want !== got) throw new Error(`${name}: final state differs from the model`);
+  if (JSON.stringify(mirrorRows(m)) !== JSON.stringify(sc.final)) throw new Error(`${name}: final state differs from the model`);
 }
 
 function median(a: number[]): number {
