@@ -5,6 +5,7 @@ import (
 
 	"github.com/ticksync/ticksync/sim"
 	"github.com/ticksync/ticksync/sim/simtest"
+	"google.golang.org/protobuf/proto"
 )
 
 // benchWorld is a generic 1,200-entity world (without arena): positions predicted from
@@ -99,6 +100,24 @@ func BenchmarkEncodeBody(b *testing.B) {
 			b.ReportMetric(float64(total)/float64(frames), "B/frame")
 		})
 	}
+}
+
+// BenchmarkMarshalReference is what the hand-written encoder replaces: proto.Marshal of the
+// same consecutive-tick frame, already diffed into a pb.Frame (so it measures encoding alone,
+// while BenchmarkEncodeBody/consecutive diffs and encodes).
+func BenchmarkMarshalReference(b *testing.B) {
+	bw := newBenchWorld(b)
+	msg := refFrame(bw.states[9], bw.states[10], 0, false)
+	dst := make([]byte, 0, 64<<10)
+	opts := proto.MarshalOptions{Deterministic: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if dst, err = opts.MarshalAppend(dst[:0], msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(dst)), "B/frame")
 }
 
 func BenchmarkSnapshot(b *testing.B) {
