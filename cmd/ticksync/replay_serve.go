@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ticksync/ticksync/server"
+	"github.com/ticksync/ticksync/sim/replay"
+)
+
+// runReplayServe is `ticksync replay serve FILE...`: the given recordings and the viewer
+// (/replay) over HTTP and WebSocket, without live rooms to speak of. A viewer joins
+// "replay:<name>", name being the file name without ".tsrec".
+func runReplayServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ticksync replay serve [flags] FILE...")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Serves recordings to the viewer at /replay (GET /replays lists them; a client joins")
+		fmt.Fprintln(stderr, "room \"replay:<name>\", name being the file name without .tsrec). Anonymous, so keep it")
+		fmt.Fprintln(stderr, "on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop it.")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "flags:")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port; port 0 picks a free one, printed at start)")
+	hashEvery := fs.Int("hash-every", 20, "frames carry the state hash every `n` ticks (-1: never)")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "ticksync replay serve: no recordings given")
+		fs.Usage()
+		return 2
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		return 2
+	}
+	for _, p := range fs.Args() {
+		if err := checkRecording(p); err != nil {
+			fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+			return 1
+		}
+	}
+	rs, err := server.ReplayFiles(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		return 2
+	}
+	if !isLoopback(*addr) {
+		log.Warn("anonymous on a non-loopback address: anyone can watch these recordings")
+	}
+	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Logger: log}
+	srv, err := server.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		return 1
+	}
+	bound := ln.Addr().String()
+	fmt.Fprintf(stdout, "ticksync serving on http://%s (auth anonymous; viewer at http://%s/replay)\n", bound, bound)
+	log.Info("serving replays", "addr", bound, "files", len(fs.Args()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serve", "err", err)
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// checkRecording opens a recording, so a wrong path fails at start rather than in the viewer.
+// A torn or unclosed file is fine: it plays up to its last whole record.
+func checkRecording(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if _, err := replay.Open(f, fi.Size()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// AuthMode says how connections prove who they are.
+type AuthMode string
+
+// The auth modes (DESIGN.md, "The contract").
+const (
+	// AuthAnonymous needs no token: the server assigns player ids. The default on loopback.
+	AuthAnonymous AuthMode = "anonymous"
+	// AuthToken requires an HMAC token (?token=) minted with the shared secret.
+	AuthToken AuthMode = "token"
+)
+
+// Config is a server's configuration. The zero value of every field means its default, which
+// is safe on the open internet (RELIABILITY.md §2); cmd/ticksync maps each field to a flag.
+type Config struct {
+	// Auth is the auth mode (default anonymous; cmd/ticksync refuses anonymous on a
+	// non-loopback address unless it is asked for explicitly).
+	Auth AuthMode
+	// Secret signs and checks tokens. Required in token mode; in anonymous mode a random
+	// per-process secret signs resume tokens when none is given.
+	Secret []byte
+	// AllowOrigins lists extra exact scheme://host[:port] origins allowed to open /ws besides
+	// the request's own host. A missing Origin (a non-browser client) is always allowed.
+	AllowOrigins []string
+
+	// TickRate is the rooms' tick rate in Hz, 1..128 (default 20).
+	TickRate int
+	// MaxCatchup is how many late ticks a room runs back to back before it skips (default 5).
+	MaxCatchup int
+	// Ring is how many past states a room keeps for deltas from clients' baselines (default 64).
+	Ring int
+	// HashEvery is how often frames carry the view hash, in ticks (default 20; -1: never).
+	HashEvery int
+
+	// MaxRooms bounds rooms on the server (default 256): POST /rooms answers 503 beyond it,
+	// a join that would create one closes with 4003.
+	MaxRooms int
+	// MaxPlayers bounds players per room, spectators included (default 64; 4009 beyond).
+	MaxPlayers int
+	// MaxConns bounds open TCP connections; more wait in the listen backlog (default 4096).
+	MaxConns int
+	// MaxConnsPerIP bounds WebSocket connections per remote IP (default 64; 429 beyond; -1:
+	// off, for deployments behind a proxy).
+	MaxConnsPerIP int
+	// MaxMsgBytes bounds a client message (default 4 KiB; 1009 beyond).
+	MaxMsgBytes int
+	// HeaderTimeout bounds reading request headers (default 5 s: slowloris).
+	HeaderTimeout time.Duration
+	// MaxHeaderBytes bounds request headers (default 8 KiB; 431 beyond).
+	MaxHeaderBytes int
+
+	// Inbox bounds inputs waiting per player (default 32); more are dropped and counted.
+	Inbox int
+	// InputsPerTick is how many of a player's inputs one tick applies (default 2).
+	InputsPerTick int
+	// InputRate is the token bucket's refill in inputs per second (default 3 × tick rate).
+	InputRate int
+	// InputBurst is the bucket's size in inputs (default 2 × tick rate).
+	InputBurst int
+	// InputBytes bounds input bytes per second per connection (default 64 KiB).
+	InputBytes int
+
+	// WriteTimeout is every write's deadline (default 5 s); a write past it closes the conn.
+	WriteTimeout time.Duration
+	// MaxLag is how far a client's newest frame may trail the room before 1008 "too slow"
+	// (default 5 s).
+	MaxLag time.Duration
+	// PingInterval is how often the server pings (default 5 s).
+	PingInterval time.Duration
+	// PongTimeout is how long after a ping interval a silent connection lives (default 10 s:
+	// a connection silent for ping + pong is dropped, its seat held).
+	PongTimeout time.Duration
+	// JoinTimeout is how long a connection may wait before joining (default 10 s).
+	JoinTimeout time.Duration
+	// ReconnectGrace is how long a dropped player's seat is held (default 20 s).
+	ReconnectGrace time.Duration
+	// RoomGrace is how long a room with nobody in it lives (default 30 s).
+	RoomGrace time.Duration
+	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
+	ShutdownTimeout time.Duration
+
+	// Games is the game registry (default: NewRegistry(), arena built in).
+	Games *Registry
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+	// NewRecorder, when set, starts a recorder for each new room; nil records nothing.
+	NewRecorder func(RoomInfo) (Recorder, error)
+	// RequireRecording refuses rooms whose recorder cannot start.
+	RequireRecording bool
+	// Replays are the recordings GET /replays lists and "replay:<name>" joins play (replay.go;
+	// default nil: none).
+	Replays *Replays
+
+	// Pprof serves net/http/pprof under /debug/pprof/ (off by default: it exposes internals).
+	Pprof bool
+
+	// ManualTicks makes rooms tick only when Room.Tick is called (tests drive thousands of
+	// ticks without waiting for them). Off: each room runs its own drift-free loop.
+	ManualTicks bool
+	// Now is the wall clock (default time.Now). Tests inject one.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defd := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if c.Auth == "" {
+		c.Auth = AuthAnonymous
+	}
+	def(&c.TickRate, 20)
+	def(&c.MaxCatchup, 5)
+	def(&c.Ring, 64)
+	def(&c.HashEvery, 20)
+	def(&c.MaxRooms, 256)
+	def(&c.MaxPlayers, 64)
+	def(&c.MaxConns, 4096)
+	def(&c.MaxConnsPerIP, 64)
+	def(&c.MaxMsgBytes, 4<<10)
+	def(&c.MaxHeaderBytes, 8<<10)
+	def(&c.Inbox, 32)
+	def(&c.InputsPerTick, 2)
+	def(&c.InputRate, 3*c.TickRate)
+	def(&c.InputBurst, 2*c.TickRate)
+	def(&c.InputBytes, 64<<10)
+	defd(&c.HeaderTimeout, 5*time.Second)
+	defd(&c.WriteTimeout, 5*time.Second)
+	defd(&c.MaxLag, 5*time.Second)
+	defd(&c.PingInterval, 5*time.Second)
+	defd(&c.PongTimeout, 10*time.Second)
+	defd(&c.JoinTimeout, 10*time.Second)
+	defd(&c.ReconnectGrace, 20*time.Second)
+	defd(&c.RoomGrace, 30*time.Second)
+	defd(&c.ShutdownTimeout, 10*time.Second)
+	if c.Games == nil {
+		c.Games = NewRegistry()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.Auth {
+	case AuthAnonymous:
+	case AuthToken:
+		if len(c.Secret) == 0 {
+			bad("token mode needs a secret")
+		}
+	default:
+		bad("auth mode %q unknown (anonymous or token)", c.Auth)
+	}
+	if c.TickRate < minTickRate || c.TickRate > maxTickRate {
+		bad("tick rate %d out of range %d..%d", c.TickRate, minTickRate, maxTickRate)
+	}
+	for name, v := range map[string]int{
+		"max catch-up": c.MaxCatchup, "ring": c.Ring, "max rooms": c.MaxRooms, "max players": c.MaxPlayers,
+		"max conns": c.MaxConns, "max message bytes": c.MaxMsgBytes, "max header bytes": c.MaxHeaderBytes,
+		"inbox": c.Inbox, "inputs per tick": c.InputsPerTick, "input rate": c.InputRate,
+		"input burst": c.InputBurst, "input bytes": c.InputBytes,
+	} {
+		if v < 1 {
+			bad("%s must be at least 1, got %d", name, v)
+		}
+	}
+	if c.Ring < 2 {
+		bad("ring must hold at least 2 states")
+	}
+	if c.MaxMsgBytes > 1<<20 {
+		bad("max message bytes %d above 1 MiB", c.MaxMsgBytes)
+	}
+	for name, d := range map[string]time.Duration{
+		"header timeout": c.HeaderTimeout, "write timeout": c.WriteTimeout, "max lag": c.MaxLag,
+		"ping interval": c.PingInterval, "pong timeout": c.PongTimeout, "join timeout": c.JoinTimeout,
+		"reconnect grace": c.ReconnectGrace, "room grace": c.RoomGrace, "shutdown timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// maxLagTicks is MaxLag in ticks (at least 2).
+func (c *Config) maxLagTicks() uint32 {
+	return uint32(max(int64(c.MaxLag)*int64(c.TickRate)/int64(time.Second), 2))
+}

@@ -1,0 +1,401 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/ticksync/ticksync/auth"
+	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/sim"
+	"google.golang.org/protobuf/proto"
+)
+
+// controlSlots bounds a connection's control FIFO (welcome, pong, kick, stats). A client
+// that lets it fill is pinging faster than it reads: 1008.
+const controlSlots = 16
+
+// floodWindow is the window over which rate drops count as a flood: more than a second's
+// worth of drops (InputRate) within it closes the connection with 1008.
+const floodWindow = 10 * time.Second
+
+// closeWriteTimeout bounds writing the kick and close frames.
+const closeWriteTimeout = time.Second
+
+// conn is one WebSocket connection: a gws read goroutine (OnMessage: decode, validate, stamp,
+// hand off) and a writer goroutine (control FIFO first, then the frame mailbox). The room
+// reaches it only through the mailbox, the control FIFO and fail.
+type conn struct {
+	srv    *Server
+	ws     *gws.Conn
+	ip     string
+	claims *auth.Claims // nil: anonymous without a token
+
+	mb      *mailbox
+	ctrl    chan []byte   // bounded control FIFO, drained before frames
+	pong    chan []byte   // cap 1: a ping payload to echo
+	closing chan struct{} // closed by fail
+	once    sync.Once
+	err     error         // why we close; set once before closing is closed
+	gone    chan struct{} // closed by OnClose
+
+	room      atomic.Pointer[Room]
+	seat      atomic.Pointer[seat]
+	spectator atomic.Bool
+	firstTick uint32 // room goroutine: the tick of the first frame
+
+	// Reader goroutine only.
+	joinSent  bool
+	msg       pb.ClientMessage
+	vals      []int32
+	rate      bucket
+	bytes     bucket
+	floodAt   time.Time
+	floodN    int
+	joinTimer *time.Timer
+	replay    *replaySession // set by a replay join (replay.go)
+}
+
+func newConn(s *Server, ws *gws.Conn, ip string, claims *auth.Claims) *conn {
+	now := s.cfg.Now()
+	return &conn{
+		srv: s, ws: ws, ip: ip, claims: claims, mb: newMailbox(),
+		ctrl: make(chan []byte, controlSlots), pong: make(chan []byte, 1),
+		closing: make(chan struct{}), gone: make(chan struct{}),
+		rate:  newBucket(s.cfg.InputRate, s.cfg.InputBurst, now),
+		bytes: newBucket(s.cfg.InputBytes, s.cfg.InputBytes, now),
+	}
+}
+
+// fail closes the connection with err's code (close.go) the first time it is called; the
+// writer sends a kick and the close frame. It never blocks.
+func (c *conn) fail(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.closing)
+	})
+}
+
+func (c *conn) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// kickStuckWriter fails a write blocked on a client that does not read, so the writer can
+// move on to closing (the close frame then is best effort).
+func (c *conn) kickStuckWriter() { _ = c.ws.NetConn().SetWriteDeadline(c.srv.cfg.Now()) }
+
+// sendControl queues a control message for the writer; a full queue closes the connection.
+func (c *conn) sendControl(b []byte) bool {
+	select {
+	case c.ctrl <- b:
+		return true
+	default:
+		c.fail(errControlFull)
+		return false
+	}
+}
+
+// writeLoop is the connection's only writer: control messages first, then the newest frame,
+// pings on the interval; every write under a deadline.
+func (c *conn) writeLoop() {
+	cfg := &c.srv.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	var hdr []byte
+	for {
+		select {
+		case b := <-c.ctrl:
+			if !c.write(b) {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case <-c.closing:
+			c.writeClose()
+			return
+		case <-c.gone:
+			return
+		default:
+		}
+		if f, ok := c.mb.take(); ok {
+			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
+			ok := c.deadline(cfg.WriteTimeout) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
+			if ok {
+				c.srv.m.framesOut.Inc()
+				c.srv.framesWritten.Add(1)
+				c.srv.m.bytesOut.Add(float64(len(hdr) + len(f.body.b)))
+			}
+			f.body.release()
+			if !ok {
+				c.fail(errTooSlow)
+				return
+			}
+			continue
+		}
+		select {
+		case b := <-c.ctrl:
+			if !c.write(b) {
+				return
+			}
+		case <-c.mb.notify:
+		case p := <-c.pong:
+			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePong(p) != nil {
+				return
+			}
+		case <-ping.C:
+			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePing(nil) != nil {
+				return
+			}
+		case <-c.closing:
+			c.writeClose()
+			return
+		case <-c.gone:
+			return
+		}
+	}
+}
+
+func (c *conn) deadline(d time.Duration) bool {
+	return c.ws.SetWriteDeadline(c.srv.cfg.Now().Add(d)) == nil
+}
+
+func (c *conn) write(b []byte) bool {
+	if !c.deadline(c.srv.cfg.WriteTimeout) || c.ws.WriteMessage(gws.OpcodeBinary, b) != nil {
+		c.fail(errTooSlow)
+		return false
+	}
+	c.srv.m.bytesOut.Add(float64(len(b)))
+	return true
+}
+
+// writeClose sends the kick message and the close frame (best effort, briefly), which closes
+// the socket; gws then runs OnClose.
+func (c *conn) writeClose() {
+	code, reason := closeFor(c.err)
+	if code != CodeNormal && code != CodeGoingAway {
+		c.srv.log.Info("closing connection", "code", code, "reason", reason, "room", roomID(c), "player", playerID(c))
+	}
+	c.ws.SetWriteDeadline(c.srv.cfg.Now().Add(closeWriteTimeout))
+	if b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Kick{Kick: &pb.Kick{Code: uint32(code), Reason: reason}}}); err == nil {
+		_ = c.ws.WriteMessage(gws.OpcodeBinary, b)
+	}
+	_ = c.ws.WriteClose(code, []byte(reason))
+	_ = c.ws.NetConn().Close()
+}
+
+func roomID(c *conn) string {
+	if r := c.room.Load(); r != nil {
+		return r.id
+	}
+	return ""
+}
+
+func playerID(c *conn) uint32 {
+	if s := c.seat.Load(); s != nil {
+		return s.player
+	}
+	return 0
+}
+
+// handler is the gws event handler; its callbacks run on each connection's read goroutine.
+type handler struct{ srv *Server }
+
+func connOf(ws *gws.Conn) *conn {
+	v, _ := ws.Session().Load("c")
+	c, _ := v.(*conn)
+	return c
+}
+
+// OnOpen arms the read deadline and the join timer and starts the writer.
+func (h handler) OnOpen(ws *gws.Conn) {
+	c := connOf(ws)
+	cfg := &h.srv.cfg
+	c.refreshRead()
+	c.joinTimer = time.AfterFunc(cfg.JoinTimeout, func() {
+		if c.room.Load() == nil {
+			c.fail(errJoinTimeout)
+		}
+	})
+	go c.writeLoop()
+}
+
+func (c *conn) refreshRead() {
+	cfg := &c.srv.cfg
+	_ = c.ws.SetReadDeadline(cfg.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+}
+
+// OnClose counts the close, stops the writer, and tells the room (the seat is held).
+func (h handler) OnClose(ws *gws.Conn, err error) {
+	c := connOf(ws)
+	c.joinTimer.Stop()
+	if c.isClosing() { // we closed it: c.err is set (closing is closed after it)
+		code, _ := closeFor(c.err)
+		h.srv.m.closed(code)
+	} else {
+		code := uint16(1006)
+		var ce *gws.CloseError
+		if errors.As(err, &ce) {
+			code = ce.Code
+		}
+		h.srv.m.closed(code)
+	}
+	c.fail(errLeave) // no-op when already failing; stops the writer
+	close(c.gone)
+	c.mb.close()
+	if r := c.room.Load(); r != nil {
+		r.enqueue(roomCmd{kind: cmdGone, c: c})
+	}
+	h.srv.dropConn(c)
+}
+
+// OnPing hands the payload to the writer to echo (every write goes through it).
+func (h handler) OnPing(ws *gws.Conn, payload []byte) {
+	c := connOf(ws)
+	c.refreshRead()
+	select {
+	case c.pong <- append([]byte(nil), payload...):
+	default:
+	}
+}
+
+// OnPong proves the peer alive: the read deadline moves on.
+func (h handler) OnPong(ws *gws.Conn, _ []byte) { connOf(ws).refreshRead() }
+
+// OnMessage checks the opcode, then decodes, validates and hands off one message.
+func (h handler) OnMessage(ws *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	c := connOf(ws)
+	defer func() { // a bug in handling one message closes this connection only (1011)
+		if p := recover(); p != nil {
+			h.srv.log.Error("connection handler panicked", "room", roomID(c), "player", playerID(c), "panic", p, "stack", string(debug.Stack()))
+			c.fail(errRoomFailed)
+		}
+	}()
+	if c.isClosing() {
+		return
+	}
+	if m.Opcode != gws.OpcodeBinary {
+		c.fail(errTextFrame)
+		return
+	}
+	if err := c.handle(m.Bytes()); err != nil {
+		c.fail(err)
+	}
+}
+
+// handle decodes and acts on one client message. It never blocks on the room.
+func (c *conn) handle(b []byte) error {
+	s := c.srv
+	nIn := s.maxInputs
+	if r := c.room.Load(); r != nil {
+		nIn = r.nInputs
+	}
+	if err := decodeClientMessage(b, &c.msg, nIn); err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	switch k := c.msg.GetKind().(type) {
+	case *pb.ClientMessage_Join:
+		if c.joinSent {
+			return errDoubleJoin
+		}
+		c.joinSent = true
+		return s.join(c, k.Join)
+	case *pb.ClientMessage_Input:
+		if !c.joinSent {
+			return errJoinFirst
+		}
+		c.refreshRead()
+		return c.input(k.Input, len(b), now)
+	case *pb.ClientMessage_Leave:
+		if r := c.room.Load(); r != nil {
+			r.enqueue(roomCmd{kind: cmdLeave, c: c})
+		}
+		return errLeave
+	case *pb.ClientMessage_Ping:
+		var tick uint32
+		if r := c.room.Load(); r != nil {
+			tick = r.tickNow.Load()
+		}
+		pong, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Pong{Pong: &pb.Pong{
+			ClientTimeUs: k.Ping.GetClientTimeUs(), ServerTimeUs: now.UnixMicro(), Tick: tick}}})
+		if err != nil {
+			return err
+		}
+		c.sendControl(pong)
+	case *pb.ClientMessage_ReplayControl: // live rooms ignore it
+		return c.replayControl(k.ReplayControl, now)
+	}
+	return nil
+}
+
+// input validates one input and offers it to the seat's inbox: rate and byte buckets, clamp,
+// seq window. Drops are counted; a sustained flood closes the connection.
+func (c *conn) input(in *pb.Input, size int, now time.Time) error {
+	m := c.srv.m
+	if c.spectator.Load() {
+		m.drop(dropSpectator)
+		return nil
+	}
+	s := c.seat.Load()
+	if s == nil {
+		m.drop(dropNotSeated)
+		return nil
+	}
+	if !c.rate.take(1, now) {
+		m.drop(dropRate)
+		return c.flooding(now)
+	}
+	if !c.bytes.take(float64(size), now) {
+		m.drop(dropBytes)
+		return c.flooding(now)
+	}
+	r := c.room.Load()
+	c.vals = grow(c.vals, r.nInputs)
+	clear(c.vals)
+	copy(c.vals, in.GetValues())
+	if n := r.schema.ClampInput(c.vals); n > 0 {
+		m.clamped.Add(float64(n))
+	}
+	drop, err := s.in.push(in.GetSeq(), c.vals, now)
+	if err != nil {
+		return err
+	}
+	if drop != "" {
+		m.drop(drop)
+	}
+	return nil
+}
+
+// flooding counts a bucket drop and reports errFlood when more than a second's worth of
+// inputs were dropped within floodWindow.
+func (c *conn) flooding(now time.Time) error {
+	if now.Sub(c.floodAt) > floodWindow {
+		c.floodAt, c.floodN = now, 0
+	}
+	c.floodN++
+	if c.floodN > c.srv.cfg.InputRate {
+		return errFlood
+	}
+	return nil
+}
+
+// remoteIP is the connection's peer address without the port.
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/sim/arena"
+)
+
+// FuzzDecodeClientMessage: the decoder never panics; what it accepts is one known kind with
+// at most the schema's input values, which clamping then brings into range; what it refuses
+// closes with 1008 and a documented reason.
+func FuzzDecodeClientMessage(f *testing.F) {
+	g, err := arena.New(20, nil)
+	require.NoError(f, err)
+	schema := g.Schema()
+	nIn := len(schema.Input())
+	reasons := []string{"malformed message", "unknown message kind", "too many input values"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m pb.ClientMessage
+		err := decodeClientMessage(b, &m, nIn)
+		if err != nil {
+			code, reason := closeFor(err)
+			if code != CodePolicy || !slices.Contains(reasons, reason) {
+				t.Fatalf("refusal closes with %d %q", code, reason)
+			}
+			return
+		}
+		if m.GetKind() == nil {
+			t.Fatal("accepted a message without a kind")
+		}
+		if in := m.GetInput(); in != nil {
+			if len(in.GetValues()) > nIn || in.GetSeq() == 0 {
+				t.Fatalf("accepted input %v", in)
+			}
+			vals := make([]int32, nIn)
+			copy(vals, in.GetValues())
+			schema.ClampInput(vals)
+			for i, f := range schema.Input() {
+				if f.HasRange && (vals[i] < f.Min || vals[i] > f.Max) {
+					t.Fatalf("value %d of field %s out of range after clamping", vals[i], f.Name)
+				}
+			}
+		}
+	})
+}
+
+func TestCloseFor(t *testing.T) {
+	cases := []struct {
+		err    error
+		code   uint16
+		reason string
+	}{
+		{errLeave, 1000, "bye"},
+		{ErrShutdown, 1001, "server shutting down"},
+		{errTextFrame, 1003, "binary frames only"},
+		{errors.Join(errors.New("ctx"), errMalformed), 1008, "malformed message"},
+		{errSeqRange, 1008, "seq out of range"},
+		{errFlood, 1008, "input flood"},
+		{errTooSlow, 1008, "too slow"},
+		{errJoinTimeout, 1008, "join timeout"},
+		{errControlFull, 1008, "control queue full"},
+		{errRoomFailed, 1011, "internal error"},
+		{errors.New("anything else"), 1011, "internal error"},
+		{errSuperseded, 4001, "session superseded"},
+		{errWrongRoom, 4001, "token not valid for this room"},
+		{errRoomClosed, 4002, "room closed"},
+		{ErrServerFull, 4003, "server full"},
+		{ErrRoomNotFound, 4004, "room not found"},
+		{ErrRoomFull, 4009, "room full"},
+		{errReplaced, 4010, "replaced by a newer session"},
+		{&CloseError{Code: 4002, Reason: string(make([]byte, 200))}, 4002, string(make([]byte, 123))},
+	}
+	for _, tc := range cases {
+		code, reason := closeFor(tc.err)
+		assert.Equal(t, tc.code, code, tc.err.Error())
+		assert.Equal(t, tc.reason, reason)
+		assert.LessOrEqual(t, len(reason), maxReasonLen)
+	}
+}
+
+// TestInbox is the input-buffer table: order, duplicates, replays, gaps, the seq window, the
+// bound and k per tick.
+func TestInbox(t *testing.T) {
+	now := time.Unix(0, 0)
+	take := func(in *inbox, k int) []uint32 {
+		var got []uint32
+		in.take(k, func(p *pendingInput) { got = append(got, p.seq) })
+		return got
+	}
+	t.Run("out of order arrivals are applied in seq order, k per tick", func(t *testing.T) {
+		in := newInbox(8, 2)
+		for _, s := range []uint32{3, 1, 2, 5} {
+			drop, err := in.push(s, []int32{int32(s), 0}, now)
+			require.NoError(t, err)
+			require.Empty(t, drop)
+		}
+		assert.Equal(t, []uint32{1, 2}, take(in, 2))
+		assert.Equal(t, []uint32{3, 5}, take(in, 2), "a gap (4) does not hold 5 back")
+		assert.Empty(t, take(in, 2))
+	})
+	t.Run("duplicates and replays are dropped", func(t *testing.T) {
+		in := newInbox(8, 2)
+		_, _ = in.push(1, nil, now)
+		drop, _ := in.push(1, nil, now)
+		assert.Equal(t, dropStale, drop)
+		take(in, 2)
+		drop, _ = in.push(1, nil, now)
+		assert.Equal(t, dropStale, drop, "replay of an applied seq")
+		drop, _ = in.push(2, nil, now)
+		assert.Empty(t, drop)
+	})
+	t.Run("seq window", func(t *testing.T) {
+		in := newInbox(8, 2)
+		_, err := in.push(maxSeqAhead, nil, now)
+		require.NoError(t, err)
+		_, err = in.push(maxSeqAhead+1, nil, now)
+		assert.ErrorIs(t, err, errSeqRange)
+	})
+	t.Run("bounded", func(t *testing.T) {
+		in := newInbox(3, 2)
+		for s := uint32(1); s <= 3; s++ {
+			drop, _ := in.push(s, nil, now)
+			require.Empty(t, drop)
+		}
+		drop, _ := in.push(4, nil, now)
+		assert.Equal(t, dropInboxFull, drop)
+	})
+	t.Run("values are copied and slots reused", func(t *testing.T) {
+		in := newInbox(2, 2)
+		v := []int32{7, 8}
+		for round := uint32(0); round < 10; round++ {
+			_, _ = in.push(2*round+1, v, now)
+			_, _ = in.push(2*round+2, []int32{9}, now)
+			var vals [][]int32
+			in.take(2, func(p *pendingInput) { vals = append(vals, slices.Clone(p.vals)) })
+			assert.Equal(t, [][]int32{{7, 8}, {9, 0}}, vals, "missing trailing values are 0")
+		}
+	})
+	t.Run("applied seqs strictly increase under permutations", func(t *testing.T) {
+		perm := []uint32{5, 2, 9, 1, 2, 7, 3, 3, 8, 4, 6, 1}
+		in := newInbox(16, 1)
+		var applied []uint32
+		for i, s := range perm {
+			_, _ = in.push(s, nil, now)
+			if i%2 == 1 {
+				applied = append(applied, take(in, 1)...)
+			}
+		}
+		applied = append(applied, take(in, 16)...)
+		assert.True(t, slices.IsSorted(applied))
+		assert.Len(t, slices.Compact(slices.Clone(applied)), len(applied))
+	})
+}
+
+func TestBucket(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := newBucket(10, 5, now)
+	n := 0
+	for b.take(1, now) {
+		n++
+	}
+	assert.Equal(t, 5, n, "burst")
+	assert.False(t, b.take(1, now.Add(50*time.Millisecond)))
+	assert.True(t, b.take(1, now.Add(100*time.Millisecond)), "refilled at 10/s")
+}

@@ -1,0 +1,388 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/ticksync/ticksync/auth"
+	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+)
+
+// Subprotocol is the WebSocket subprotocol clients must offer.
+const Subprotocol = "ticksync.v1"
+
+// Server hosts rooms over HTTP and WebSocket. Make one with New, serve it with Serve (or
+// mount Handler), stop it with Shutdown.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	up        *gws.Upgrader
+	secret    []byte
+	maxInputs int // widest input schema among registered games, before a conn has a room
+	started   time.Time
+
+	framesWritten atomic.Uint64 // frames written to sockets (benchmarks wait on it)
+
+	mu       sync.Mutex
+	rooms    map[string]*Room
+	conns    map[*conn]struct{}
+	perIP    map[string]int
+	closing  bool
+	httpSrvs []*http.Server
+	connsWG  sync.WaitGroup
+}
+
+// New validates cfg (zero fields take their defaults) and returns a server.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, m: newMetrics(), secret: cfg.Secret, started: cfg.Now(),
+		rooms: map[string]*Room{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
+		maxInputs: 64,
+	}
+	if len(s.secret) == 0 {
+		s.secret = auth.RandomSecret() // signs this process's resume tokens only
+	}
+	s.up = gws.NewUpgrader(handler{srv: s}, &gws.ServerOption{
+		Recovery:           gws.Recovery,
+		ReadMaxPayloadSize: cfg.MaxMsgBytes,
+		SubProtocols:       []string{Subprotocol},
+		Logger:             gwsLogger{s.log},
+		// ParallelEnabled and PermessageDeflate stay off: parallel handling reorders a
+		// connection's inputs, and compression leaks secrets through lengths (CRIME/BREACH).
+	})
+	return s, nil
+}
+
+// gwsLogger routes gws's error log (recovered panics) to slog.
+type gwsLogger struct{ l *slog.Logger }
+
+// Error logs gws's message.
+func (g gwsLogger) Error(v ...any) { g.l.Error("gws", "err", fmt.Sprint(v...)) }
+
+// Secret returns the secret that signs tokens (random per process when none was configured).
+func (s *Server) Secret() []byte { return s.secret }
+
+// CreateRoom creates a room running game with config (JSON; empty: the game's defaults). An
+// empty id picks a random one. It is the API behind POST /rooms and join-create, and what a
+// fleet manager's allocation hook calls.
+func (s *Server) CreateRoom(id, game string, config []byte) (*Room, error) {
+	if id == "" {
+		id = rand.Text()[:10]
+	}
+	if !validRoomID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrBadRoomID, id)
+	}
+	f, ok := s.cfg.Games.Lookup(game)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownGame, game)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		return nil, ErrShutdown
+	case s.rooms[id] != nil:
+		return nil, fmt.Errorf("%w: %q", ErrRoomExists, id)
+	case len(s.rooms) >= s.cfg.MaxRooms:
+		return nil, ErrServerFull
+	}
+	r, err := newRoom(s, id, game, config, f, s.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.rooms[id] = r
+	s.m.rooms.Inc()
+	r.log.Info("room created")
+	if !s.cfg.ManualTicks {
+		go r.run()
+	}
+	return r, nil
+}
+
+// Room returns the room with id.
+func (s *Server) Room(id string) (*Room, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rooms[id]
+	return r, ok
+}
+
+// Rooms returns the open rooms.
+func (s *Server) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (s *Server) removeRoom(r *Room) {
+	s.mu.Lock()
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+		s.m.rooms.Dec()
+	}
+	s.mu.Unlock()
+}
+
+// CloseRoom ends a room: its connections get 4002.
+func (s *Server) CloseRoom(id string) bool {
+	r, ok := s.Room(id)
+	if ok {
+		r.stop(errRoomClosed)
+		if s.cfg.ManualTicks {
+			r.Tick()
+		}
+	}
+	return ok
+}
+
+// Kick closes player's connection in room with code and reason (the admin call). The seat
+// is held for the reconnect grace like any dropped connection.
+func (s *Server) Kick(room string, player uint32, code uint16, reason string) bool {
+	r, ok := s.Room(room)
+	if !ok {
+		return false
+	}
+	return r.enqueue(roomCmd{kind: cmdKick, player: player, err: &CloseError{Code: code, Reason: reason}})
+}
+
+// join routes a connection's join (on its read goroutine): checks the token covers the room,
+// finds or creates the room, and queues the join for the room's next tick.
+func (s *Server) join(c *conn, j *pb.Join) error {
+	cl := c.claims
+	if cl != nil && cl.Room != auth.AnyRoom && cl.Room != j.GetRoom() {
+		return errWrongRoom
+	}
+	if isReplayRoom(j.GetRoom()) {
+		return s.joinReplay(c, j)
+	}
+	admin := cl != nil && cl.Role == auth.RoleAdmin
+	r, ok := s.Room(j.GetRoom())
+	if !ok {
+		canCreate := j.GetCreateIfMissing() && (s.cfg.Auth == AuthAnonymous || admin)
+		if !canCreate || j.GetRoom() == "" {
+			return ErrRoomNotFound
+		}
+		game := j.GetGame()
+		if game == "" && cl != nil {
+			game = cl.Game
+		}
+		if game == "" {
+			game = s.defaultGame()
+		}
+		var err error
+		r, err = s.CreateRoom(j.GetRoom(), game, nil)
+		if errors.Is(err, ErrRoomExists) { // another join created it first
+			r, ok = s.Room(j.GetRoom())
+			if !ok {
+				return ErrRoomNotFound
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin}
+	if cl != nil {
+		req.player = cl.Player
+		switch {
+		case cl.Role == auth.RoleSpectator:
+			req.spectator = true
+		case cl.Role == auth.RoleAdmin && cl.Player == 0:
+			req.spectator = true // an admin watches unless its token names a player
+		}
+		if cl.Kind == auth.KindResume {
+			req.resume, req.session = true, cl.Session
+		}
+	}
+	if !r.enqueue(roomCmd{kind: cmdJoin, c: c, join: req}) {
+		return ErrRoomNotFound
+	}
+	return nil
+}
+
+// addConn registers an upgraded connection; false when the server is closing.
+func (s *Server) addConn(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.connsWG.Add(1)
+	s.m.conns.Inc()
+	return true
+}
+
+func (s *Server) dropConn(c *conn) {
+	s.mu.Lock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		s.connsWG.Done()
+		s.m.conns.Dec()
+	}
+	s.releaseIP(c.ip)
+	s.mu.Unlock()
+}
+
+// reserveIP counts a connection against its address's cap; false beyond it.
+func (s *Server) reserveIP(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+// releaseIP undoes reserveIP; s.mu held.
+func (s *Server) releaseIP(ip string) {
+	if s.perIP[ip] <= 1 {
+		delete(s.perIP, ip)
+	} else {
+		s.perIP[ip]--
+	}
+}
+
+// Serve accepts connections on ln until Shutdown: net/http with a header timeout, a header
+// size cap and a connection cap (excess connections wait in the backlog).
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, "", "") }
+
+// ServeTLS is Serve with TLS from a certificate and key file (wss://).
+func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	return s.serve(ln, certFile, keyFile)
+}
+
+func (s *Server) serve(ln net.Listener, certFile, keyFile string) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.httpSrvs = append(s.httpSrvs, hs)
+	s.mu.Unlock()
+	ln = limitListener(ln, s.cfg.MaxConns)
+	if certFile != "" {
+		return hs.ServeTLS(ln, certFile, keyFile)
+	}
+	return hs.Serve(ln)
+}
+
+// Shutdown stops the server gracefully (RELIABILITY.md §7): /healthz answers 503 and
+// listeners close; each room finishes its tick and stops, recorders first; then every
+// connection gets 1001. Whatever is left when ctx ends is closed hard and an error returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	srvs := s.httpSrvs
+	s.mu.Unlock()
+	var errs []error
+	for _, hs := range srvs {
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range s.Rooms() {
+		r.stop(ErrShutdown)
+		if s.cfg.ManualTicks {
+			r.Tick()
+		}
+	}
+	for _, r := range s.Rooms() {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+		}
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.fail(ErrShutdown) // no-op for connections a room already closed
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.connsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.ws.NetConn().Close()
+		}
+		s.mu.Unlock()
+		errs = append(errs, fmt.Errorf("server: shutdown: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+// limitListener caps open connections: Accept waits while n are open.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limited{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+type limited struct {
+	net.Listener
+	sem chan struct{}
+}
+
+// Accept waits for a free slot, then accepts.
+func (l *limited) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+// Close closes the connection and frees its slot once.
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// validRoomID: 1..64 bytes of letters, digits, '-', '_' and '.', so ids are safe in logs,
+// URLs and file names (recordings).
+func validRoomID(id string) bool {
+	if id == "" || len(id) > maxRoomIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
