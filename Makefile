@@ -7,9 +7,9 @@ BUF := client-js/node_modules/.bin/buf
 GOPKGS = $$(go list ./... | grep -v /node_modules/)
 GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -e '\.pb\.go$$' -e node_modules/)
 
-.PHONY: test setup lint generate drift vet gotest fuzz jstest bench-go
+.PHONY: test setup lint generate drift web vet gotest fuzz jstest chromium e2e bench-go bench-chromium
 
-test: setup lint drift vet gotest jstest
+test: setup lint drift web vet gotest jstest e2e
 	@echo "make test: all checks passed"
 
 # npm ci when node_modules is missing or older than the lockfile.
@@ -30,6 +30,13 @@ drift: generate
 	@out=$$(git status --porcelain -- proto client-js/src/gen); \
 	if [ -n "$$out" ]; then echo "generated code drifted from the .proto files (run make generate, commit):"; echo "$$out"; exit 1; fi
 
+# The demo bundle is committed (the binary embeds server/web/): rebuild it and fail when it
+# differs from what is checked in.
+web: setup
+	cd client-js && npm run --silent build:web
+	@out=$$(git status --porcelain -- server/web); \
+	if [ -n "$$out" ]; then echo "server/web is stale (cd client-js && npm run build:web, then commit):"; echo "$$out"; exit 1; fi
+
 vet:
 	go vet $(GOPKGS)
 
@@ -41,10 +48,27 @@ FUZZTIME ?= 10s
 fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrame$$' -fuzztime $(FUZZTIME)
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrameFields$$' -fuzztime $(FUZZTIME)
+	go test ./sim/replay -run '^$$' -fuzz '^FuzzReadRecording$$' -fuzztime $(FUZZTIME)
+	go test ./server -run '^$$' -fuzz '^FuzzDecodeClientMessage$$' -fuzztime $(FUZZTIME)
+	go test ./client-go -run '^$$' -fuzz '^FuzzServerMessage$$' -fuzztime $(FUZZTIME)
+	go test ./auth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 jstest: setup
 	cd client-js && node_modules/.bin/tsc --noEmit -p tsconfig.json
 	cd client-js && npm test
 
+# Browser tests use Debian's Chromium (TOOLCHAIN.md §5), installed here when root.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y --no-install-recommends chromium; \
+	  else echo "Chromium is missing: run  sudo apt-get install -y chromium"; exit 1; fi; }
+
+# Browser end-to-end tests against a real `ticksync serve` (after `web`: the bundle is current).
+e2e: setup chromium
+	cd client-js && node scripts/build-e2e.mjs && node --test --test-timeout=100000 build/e2e/
+
+bench-chromium: setup chromium
+	cd client-js && npm run --silent bench:decode:chromium
+
 bench-go:
-	go test -run '^$$' -bench . -benchmem ./sim/... 
+	go test -run '^$$' -bench . -benchmem ./sim/... ./server/...
