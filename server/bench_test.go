@@ -29,8 +29,12 @@ type benchRoom struct {
 	vals  []int32
 }
 
-func newBenchRoom(tb testing.TB, players int) *benchRoom {
-	s, err := New(Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, Inbox: 32})
+func newBenchRoom(tb testing.TB, players int, opts ...func(*Config)) *benchRoom {
+	cfg := Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, Inbox: 32}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
 	require.NoError(tb, err)
 	r, err := s.CreateRoom("bench", "arena", []byte(`{"npcs":1000}`))
 	require.NoError(tb, err)

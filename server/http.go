@@ -19,8 +19,8 @@ import (
 // maxCreateBody bounds a POST /rooms body (a game config is small).
 const maxCreateBody = 64 << 10
 
-// Handler returns the server's HTTP routes: /ws, /rooms, /admin/close, /healthz, /metrics,
-// and the embedded demo at / and /replay.
+// Handler returns the server's HTTP routes: /ws, /rooms, /replays, /admin/close, /healthz,
+// /metrics, and the embedded demo at / and /replay.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", s.handleWS)
@@ -150,6 +150,8 @@ type roomJSON struct {
 	Max        int     `json:"max"`
 	Tick       uint32  `json:"tick"`
 	Uptime     float64 `json:"uptime"` // seconds
+	// Recording is the room's recording (absent when recording is off).
+	Recording *recordingStatus `json:"recording,omitempty"`
 }
 
 func (s *Server) handleListRooms(w http.ResponseWriter, _ *http.Request) {
@@ -157,7 +159,7 @@ func (s *Server) handleListRooms(w http.ResponseWriter, _ *http.Request) {
 	out := []roomJSON{}
 	for _, r := range s.Rooms() {
 		out = append(out, roomJSON{ID: r.id, Game: r.game, Players: int(r.nPlayers.Load()), Spectators: int(r.nSpectators.Load()),
-			Max: s.cfg.MaxPlayers, Tick: r.tickNow.Load(), Uptime: now.Sub(r.created).Seconds()})
+			Max: s.cfg.MaxPlayers, Tick: r.tickNow.Load(), Uptime: now.Sub(r.created).Seconds(), Recording: r.recording.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	writeJSON(w, http.StatusOK, out)

@@ -34,6 +34,7 @@ type metrics struct {
 	closes                *prometheus.CounterVec
 	httpRejects           *prometheus.CounterVec
 	roomPanics            prometheus.Counter
+	recordingFailures     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -66,8 +67,9 @@ func newMetrics() *metrics {
 	m.closes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ticksync_closes_total", Help: "Connections closed, by close code (1006: lost without a close frame)."}, []string{"code"})
 	m.httpRejects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ticksync_handshake_rejects_total", Help: "WebSocket handshakes refused before the upgrade, by HTTP status."}, []string{"status"})
 	m.roomPanics = prometheus.NewCounter(prometheus.CounterOpts{Name: "ticksync_room_panics_total", Help: "Rooms ended by a recovered panic."})
+	m.recordingFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "ticksync_recording_failures_total", Help: "Recordings that could not start or stopped mid-match (disk full, I/O error, a queue the disk cannot drain)."})
 	for _, c := range []prometheus.Collector{m.rooms, m.players, m.conns, m.ticks, m.lateTicks, m.skipped, tick,
-		m.bytesOut, m.framesOut, m.coalesced, m.clamped, m.drops, m.closes, m.httpRejects, m.roomPanics} {
+		m.bytesOut, m.framesOut, m.coalesced, m.clamped, m.drops, m.closes, m.httpRejects, m.roomPanics, m.recordingFailures} {
 		f(c)
 	}
 	return m

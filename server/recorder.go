@@ -23,4 +23,6 @@ type RoomInfo struct {
 	Schema   *sim.Schema
 	// InputsPerTick is k, informational.
 	InputsPerTick int
+	// Ring is the room's ring size: how many ticks a State passed to Tick stays valid.
+	Ring int
 }

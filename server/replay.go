@@ -49,9 +49,9 @@ const ReplayExt = ".tsrec"
 const (
 	// maxReplayNameLen bounds recording names: room id, timestamp and more fit.
 	maxReplayNameLen = 200
-	// DefaultMaxReplaySessions bounds concurrent replay sessions: each holds a world and a
+	// maxReplaySessions bounds concurrent replay sessions: each holds a world and a
 	// goroutine, like a room.
-	DefaultMaxReplaySessions = 64
+	maxReplaySessions = 64
 	// maxReplayList bounds GET /replays (the server keeps the newest 100 recordings).
 	maxReplayList = 1000
 	// maxReplayMarks bounds the marks of the first status: one message must stay small.
@@ -93,13 +93,13 @@ type replayEntry struct {
 // ReplayDir returns the recordings of dir (files named <name>.tsrec; other files, links and
 // directories are not listed). A missing directory lists nothing.
 func ReplayDir(dir string) *Replays {
-	return &Replays{dir: dir, max: DefaultMaxReplaySessions, cache: map[string]*replayEntry{}}
+	return &Replays{dir: dir, max: maxReplaySessions, cache: map[string]*replayEntry{}}
 }
 
 // ReplayFiles returns the recordings at paths, each named by its file name without ".tsrec".
 // Two files of one name, or a name that is not valid, are an error.
 func ReplayFiles(paths []string) (*Replays, error) {
-	rs := &Replays{files: map[string]string{}, max: DefaultMaxReplaySessions, cache: map[string]*replayEntry{}}
+	rs := &Replays{files: map[string]string{}, max: maxReplaySessions, cache: map[string]*replayEntry{}}
 	for _, p := range paths {
 		name := strings.TrimSuffix(filepath.Base(p), ReplayExt)
 		if !validReplayName(name) {

@@ -28,7 +28,8 @@ type recMatch struct {
 	hz, ticks, keyEvery, players uint32
 	npcs                         int
 	seed                         uint32
-	moveAll                      bool // every present player moves every tick (scenario B)
+	moveAll                      bool   // every present player moves every tick (scenario B)
+	game                         string // the header's game (default arena)
 }
 
 // recorded is what writing a match produced.
@@ -50,7 +51,11 @@ func (m recMatch) write(tb testing.TB, path string) recorded {
 	f, err := os.Create(path)
 	require.NoError(tb, err)
 	defer f.Close()
-	rw, err := replay.NewWriter(f, &pb.RecordingHeader{FormatVersion: replay.FormatVersion, Game: arena.Name, State: st, Input: in,
+	game := m.game
+	if game == "" {
+		game = arena.Name
+	}
+	rw, err := replay.NewWriter(f, &pb.RecordingHeader{FormatVersion: replay.FormatVersion, Game: game, State: st, Input: in,
 		Config: cfg, Seed: m.seed, TickRate: m.hz, Room: "match", KeyframeEvery: m.keyEvery, InputsPerTick: 2})
 	require.NoError(tb, err)
 	rec := recorded{path: path, hashes: []uint64{w.Hash()}, tickOff: make([]int64, m.ticks+1)}
@@ -100,11 +105,13 @@ func smallMatch() recMatch {
 	return recMatch{hz: 20, ticks: 2000, keyEvery: 200, players: 6, npcs: 20, seed: 9}
 }
 
-// replayServer serves cfg with the recordings of dir on a real socket and returns its base
-// address (host:port).
+// replayServer serves cfg (with the recordings of dir, when dir is not empty) on a real
+// socket and returns its address (host:port).
 func replayServer(t *testing.T, cfg Config, dir string) string {
 	t.Helper()
-	cfg.Replays = ReplayDir(dir)
+	if dir != "" {
+		cfg.Replays = ReplayDir(dir)
+	}
 	s, err := New(cfg)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -266,12 +273,15 @@ func TestReplayBadNames(t *testing.T) {
 	dir := t.TempDir()
 	smallMatch().write(t, filepath.Join(dir, "ok.tsrec"))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "junk.tsrec"), []byte("not a recording"), 0o644))
+	other := smallMatch()
+	other.game, other.ticks = "nosuchgame", 10
+	other.write(t, filepath.Join(dir, "other.tsrec"))
 	outside := filepath.Join(t.TempDir(), "secret.tsrec")
 	smallMatch().write(t, outside)
 	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link.tsrec")))
 	addr := replayServer(t, Config{}, dir)
 	for _, name := range []string{"replay:", "replay:nope", "replay:../ok", "replay:a/b", "replay:.hidden", "replay:ok.tsrec",
-		"replay:..", "replay:junk", "replay:link", "replay:" + filepath.Join("..", filepath.Base(filepath.Dir(outside)), "secret")} {
+		"replay:..", "replay:junk", "replay:link", "replay:other", "replay:" + filepath.Join("..", filepath.Base(filepath.Dir(outside)), "secret")} {
 		t.Run(name, func(t *testing.T) {
 			_, err := client.Dial(testCtx(t), "ws://"+addr+"/ws", client.Options{Room: name})
 			var ce *client.CloseError
@@ -280,25 +290,11 @@ func TestReplayBadNames(t *testing.T) {
 		})
 	}
 	// Without recordings configured, every replay is unknown.
-	url := serveNoReplays(t)
-	_, err := client.Dial(testCtx(t), url, client.Options{Room: "replay:ok"})
+	bare := replayServer(t, Config{}, "")
+	_, err := client.Dial(testCtx(t), "ws://"+bare+"/ws", client.Options{Room: "replay:ok"})
 	var ce *client.CloseError
 	require.True(t, errors.As(err, &ce), "err %v", err)
 	assert.Equal(t, uint16(CodeRoomNotFound), ce.Code)
-}
-
-func serveNoReplays(t *testing.T) string {
-	s, err := New(Config{})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go s.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return "ws://" + ln.Addr().String() + "/ws"
 }
 
 // A recording cut in the middle of a record plays up to its last whole tick.
@@ -375,4 +371,47 @@ func TestListReplays(t *testing.T) {
 	rr := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/replays", nil))
 	assert.JSONEq(t, "[]", rr.Body.String())
+}
+
+// A recording without ticks is welcomed with an empty range and sends no frames.
+func TestReplayEmpty(t *testing.T) {
+	dir := t.TempDir()
+	m := smallMatch()
+	m.ticks = 0
+	m.write(t, filepath.Join(dir, "empty.tsrec"))
+	addr := replayServer(t, Config{}, dir)
+	c, err := client.Dial(testCtx(t), "ws://"+addr+"/ws", client.Options{Room: "replay:empty"})
+	require.NoError(t, err)
+	defer c.Close()
+	st := waitStatus(t, c, func(st *pb.ReplayStatus) bool { return st.GetName() == "empty" })
+	assert.Zero(t, st.GetFirstTick())
+	assert.Zero(t, st.GetLastTick())
+	assert.False(t, st.GetPlaying())
+	control(t, c, &pb.ReplayControl{Action: pb.ReplayAction_REPLAY_ACTION_PLAY})
+	control(t, c, &pb.ReplayControl{Action: pb.ReplayAction_REPLAY_ACTION_SEEK, SeekTick: 5})
+	control(t, c, &pb.ReplayControl{Action: pb.ReplayAction_REPLAY_ACTION_SPEED, SpeedPct: 5000})
+	waitStatus(t, c, func(st *pb.ReplayStatus) bool { return st.GetSpeedPct() == 800 })
+	assert.Zero(t, c.Counters().Frames)
+	require.NoError(t, c.Err())
+}
+
+// Sessions beyond the limit close with 4003, like a join at the room limit; a closed session
+// frees its place.
+func TestReplaySessionLimit(t *testing.T) {
+	dir := t.TempDir()
+	smallMatch().write(t, filepath.Join(dir, "m.tsrec"))
+	rs := ReplayDir(dir)
+	rs.max = 1
+	url := "ws://" + replayServer(t, Config{Replays: rs}, "") + "/ws"
+	a, err := client.Dial(testCtx(t), url, client.Options{Room: "replay:m"})
+	require.NoError(t, err)
+	_, err = client.Dial(testCtx(t), url, client.Options{Room: "replay:m"})
+	var ce *client.CloseError
+	require.True(t, errors.As(err, &ce), "err %v", err)
+	assert.Equal(t, uint16(CodeServerFull), ce.Code)
+	require.NoError(t, a.Close())
+	require.Eventually(t, func() bool { return rs.live.Load() == 0 }, 5*time.Second, 5*time.Millisecond)
+	b, err := client.Dial(testCtx(t), url, client.Options{Room: "replay:m"})
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
 }

@@ -123,6 +123,8 @@ type Room struct {
 	holds      []*pb.InputHold
 	memSample  []rtmetrics.Sample
 	recordErr  error
+
+	recording atomic.Pointer[recordingStatus] // GET /rooms (recording.go); set by newRoom and record
 }
 
 // newRoom makes a room and its world (tick 0, Init run). It does not start the loop.
@@ -155,7 +157,8 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	w.Snapshot(r.ring[0])
 	r.clk = newClock(now, cfg.TickRate, cfg.MaxCatchup)
 	if cfg.NewRecorder != nil {
-		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: cfg.TickRate, Schema: schema, InputsPerTick: cfg.InputsPerTick})
+		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: cfg.TickRate, Schema: schema, InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring})
+		r.noteRecording(rec, err)
 		if err != nil && cfg.RequireRecording {
 			return nil, fmt.Errorf("server: room %s: recorder: %w", id, err)
 		}
@@ -563,8 +566,9 @@ func (r *Room) record(tick uint32, cur *sim.State) {
 		r.log.Error("recording stopped", "tick", tick, "err", err)
 		_ = r.recorder.Close("error: " + err.Error())
 		r.recorder, r.recordErr = nil, err
+		r.noteRecording(nil, err)
 		if r.cfg.RequireRecording {
-			panic(fmt.Sprintf("required recording failed: %v", err))
+			r.stop(errRoomFailed) // the room ends before its next tick: 1011
 		}
 	}
 }
@@ -685,6 +689,7 @@ func (r *Room) finish(err error) {
 		}
 		if cerr := r.recorder.Close(reason); cerr != nil {
 			r.log.Error("recorder close", "err", cerr)
+			r.noteRecording(nil, cerr)
 		}
 		r.recorder = nil
 	}

@@ -2,6 +2,7 @@
 // index.html, app.js, style.css. The output is byte-stable (no timestamps, no source maps,
 // fixed names) because it is committed and `make test` rebuilds it and checks git sees no
 // change. Files are rewritten only when their bytes differ.
+// The replay viewer (viewer/) is built beside it: replay.html, replay.js (served at /replay).
 import { build } from "esbuild";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -29,12 +30,22 @@ const js = await build({
   platform: "browser",
   target: ["es2022", "chrome111", "firefox111", "safari16"],
 });
+const replayJs = await build({
+  ...common,
+  entryPoints: ["viewer/main.ts"],
+  outfile: "replay.js",
+  format: "esm",
+  platform: "browser",
+  target: ["es2022", "chrome111", "firefox111", "safari16"],
+});
 const css = await build({ ...common, entryPoints: ["demo/style.css"], outfile: "style.css", target: ["chrome111", "firefox111", "safari16"] });
 
 const files = {
   "index.html": readFileSync(join(root, "demo/index.html")),
   "app.js": js.outputFiles[0].contents,
   "style.css": css.outputFiles[0].contents,
+  "replay.html": readFileSync(join(root, "viewer/replay.html")),
+  "replay.js": replayJs.outputFiles[0].contents,
 };
 
 mkdirSync(out, { recursive: true });

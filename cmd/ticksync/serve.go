@@ -23,6 +23,7 @@ type serveFlags struct {
 	addr, auth, secretFile, origins, logLevel, logFormat string
 	tlsCert, tlsKey                                      string
 	cfg                                                  server.Config
+	recordFlags
 }
 
 func newServeFlags(fs *flag.FlagSet) *serveFlags {
@@ -61,6 +62,7 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ (exposes internals: keep it off on the open internet)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
+	f.recordFlags.register(fs)
 	return f
 }
 
@@ -192,6 +194,9 @@ func (f *serveFlags) config(env func(string) string, log *slog.Logger) (server.C
 	case errors.Is(err, auth.ErrNoSecret):
 		return cfg, fmt.Errorf("-auth token needs a secret: -auth-secret-file or $%s", auth.EnvSecret)
 	default:
+		return cfg, err
+	}
+	if err := f.recordFlags.apply(&cfg, log); err != nil {
 		return cfg, err
 	}
 	return cfg, nil

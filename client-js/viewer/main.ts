@@ -1,0 +1,425 @@
+// The replay viewer: pick a recording (GET /replays), watch it through the live protocol and
+// client as a spectator of room "replay:<name>", with play, pause, speed, a seek bar and marks
+// for joins, leaves and reconnects. Query parameters: name (watch at once), server (another
+// server's base URL), token (token auth mode).
+
+import { connect } from "../src/index.js";
+import type { Client, Clock, CloseInfo, WebSocketCtor } from "../src/index.js";
+import { ReplayMarkKind } from "../src/gen/ticksync/v1/messages_pb.js";
+import type { ReplayStatus } from "../src/gen/ticksync/v1/messages_pb.js";
+import { View } from "../demo/view.js";
+import { Hook } from "./hook.js";
+import type { Phase, StatusView } from "./hook.js";
+import { formatSize, formatTime, listReplays } from "./list.js";
+import type { ReplayInfo } from "./list.js";
+
+const params = new URLSearchParams(location.search);
+const serverBase = new URL(params.get("server") ?? "/", location.href).toString();
+const token = params.get("token") ?? undefined;
+
+/** SEEK_EVERY_MS throttles seeks while the bar is dragged (each costs the server a re-simulation). */
+const SEEK_EVERY_MS = 100;
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`#${id} missing`);
+  return el as T;
+}
+
+const ui = {
+  canvas: $<HTMLCanvasElement>("view"),
+  status: $("status"),
+  banner: $("banner"),
+  bannerText: $("banner-text"),
+  bannerAction: $<HTMLButtonElement>("banner-action"),
+  picker: $("picker"),
+  list: $<HTMLUListElement>("replay-list"),
+  pickerMsg: $("picker-msg"),
+  player: $("player"),
+  recName: $("rec-name"),
+  seek: $<HTMLInputElement>("seek"),
+  markbar: $("markbar"),
+  time: $("time"),
+  play: $<HTMLButtonElement>("play"),
+  speed: $<HTMLSelectElement>("speed"),
+  marks: $<HTMLUListElement>("marks"),
+  back: $<HTMLButtonElement>("back"),
+  stat: { tick: $("s-tick"), time: $("s-time"), players: $("s-players"), entities: $("s-entities") },
+};
+
+const hook = new Hook();
+window.__ticksyncReplay = hook;
+
+let client: Client | null = null;
+let tickRate = 20;
+
+/**
+ * PlaybackClock is the client's clock, running at the playback speed while playing, so the
+ * interpolator's tick clock keeps pace with frames at 0.25×–8× (at a fixed real-time rate it
+ * would fall behind and snap). Timers stay real.
+ */
+class PlaybackClock implements Clock {
+  private at = performance.now();
+  private virt = this.at;
+  private rate = 1;
+
+  now(): number {
+    const t = performance.now();
+    this.virt += (t - this.at) * this.rate;
+    this.at = t;
+    return this.virt;
+  }
+
+  setRate(r: number): void {
+    this.now();
+    this.rate = r;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    return setTimeout(fn, ms);
+  }
+
+  clearTimeout(h: unknown): void {
+    clearTimeout(h as ReturnType<typeof setTimeout>);
+  }
+}
+
+let clock = new PlaybackClock();
+
+const PHASE_TEXT: Record<Phase, string> = {
+  picking: "no recording",
+  connecting: "connecting…",
+  joined: "watching",
+  closed: "disconnected",
+};
+
+function setPhase(p: Phase): void {
+  hook.phase = p;
+  ui.status.textContent = PHASE_TEXT[p];
+  ui.status.dataset.state = p === "joined" ? "joined" : p;
+  document.body.dataset.state = p;
+}
+
+function showBanner(text: string, action?: { label: string; run: () => void }): void {
+  hook.errors.push(text);
+  ui.bannerText.textContent = text;
+  ui.banner.dataset.kind = "error";
+  ui.banner.hidden = false;
+  ui.bannerAction.hidden = action === undefined;
+  ui.bannerAction.onclick = action === undefined ? null : () => action.run();
+  if (action !== undefined) ui.bannerAction.textContent = action.label;
+}
+
+function hideBanner(): void {
+  ui.banner.hidden = true;
+}
+
+function closeText(c: CloseInfo): string {
+  if (c.code === 4004) return "This recording cannot be played (unknown, or not a readable recording).";
+  if (c.message === "could not connect") return `Could not connect to ${new URL(serverBase).host}.`;
+  return `Disconnected: ${c.message}.`;
+}
+
+const KIND: Record<number, "join" | "leave" | "reconnect"> = {
+  [ReplayMarkKind.JOIN]: "join",
+  [ReplayMarkKind.LEAVE]: "leave",
+  [ReplayMarkKind.RECONNECT]: "reconnect",
+};
+
+const VERB = { join: "joined", leave: "left", reconnect: "reconnected" } as const;
+
+function seconds(tick: number): number {
+  return tick / (tickRate || 20);
+}
+
+// ---- watching ----
+
+let dragging = false;
+let lastSeekAt = 0;
+let pendingSeek = 0;
+let seekTimer: ReturnType<typeof setTimeout> | null = null;
+
+function seek(tick: number): void {
+  const c = client;
+  if (c === null) return;
+  pendingSeek = 0;
+  lastSeekAt = performance.now();
+  c.replay("seek", { seekTick: tick });
+}
+
+/** seekThrottled sends at most one seek per SEEK_EVERY_MS while dragging; the last one wins. */
+function seekThrottled(tick: number): void {
+  const wait = SEEK_EVERY_MS - (performance.now() - lastSeekAt);
+  if (wait <= 0) {
+    seek(tick);
+    return;
+  }
+  pendingSeek = tick;
+  if (seekTimer === null) {
+    seekTimer = setTimeout(() => {
+      seekTimer = null;
+      if (pendingSeek !== 0) seek(pendingSeek);
+    }, wait);
+  }
+}
+
+function watch(name: string): void {
+  stop();
+  hideBanner();
+  hook.name = name;
+  hook.status = null;
+  hook.frames = 0;
+  hook.tick = 0;
+  ui.recName.textContent = name;
+  ui.picker.hidden = true;
+  ui.player.hidden = false;
+  ui.marks.replaceChildren();
+  ui.markbar.replaceChildren();
+  setPhase("connecting");
+  clock = new PlaybackClock();
+  const c = connect(new URL("ws", serverBase).toString(), {
+    room: `replay:${name}`,
+    clock,
+    token,
+    spectator: true,
+    createIfMissing: false,
+    WebSocket: WebSocket as unknown as WebSocketCtor,
+  });
+  client = c;
+  hook.client = c;
+  const q = new URLSearchParams(location.search);
+  q.set("name", name);
+  window.history.replaceState(null, "", `?${q.toString()}`);
+  const welcomed = (w: { welcome: { tickRate: number } }) => {
+    if (client !== c) return;
+    tickRate = w.welcome.tickRate;
+    setPhase("joined");
+    hideBanner();
+  };
+  c.on("welcome", welcomed);
+  c.on("reconnected", (w) => {
+    // A new connection is a new session from the first tick: carry the position over.
+    const s = hook.status;
+    const at = hook.tick;
+    hook.status = null; // the new session's first status brings the marks again
+    welcomed(w);
+    if (client !== c || s === null) return;
+    if (s.speedPct !== 100) c.replay("speed", { speedPct: s.speedPct });
+    if (!s.playing) c.replay("pause");
+    if (at > 0) c.replay("seek", { seekTick: at });
+  });
+  c.on("frame", (f) => {
+    if (client !== c) return;
+    hook.frames++;
+    hook.tick = f.tick;
+    if (!dragging) ui.seek.value = String(f.tick);
+  });
+  c.on("replayStatus", (s) => {
+    if (client === c) onStatus(s);
+  });
+  c.on("close", (info) => {
+    if (client !== c) return;
+    setPhase("closed");
+    showBanner(closeText(info), { label: "Back to recordings", run: () => showPicker() });
+  });
+  c.on("error", (e) => {
+    if (client === c) hook.errors.push(`error: ${e.message}`);
+  });
+}
+
+function onStatus(s: ReplayStatus): void {
+  const first = hook.status === null;
+  const marks = first ? s.marks.map((m) => ({ tick: m.tick, kind: KIND[m.kind] ?? "join", player: m.player })) : (hook.status?.marks ?? []);
+  const v: StatusView = { name: s.name, tick: s.tick, firstTick: s.firstTick, lastTick: s.lastTick, playing: s.playing, speedPct: s.speedPct, marks };
+  hook.status = v;
+  clock.setRate(s.playing ? s.speedPct / 100 : 1);
+  ui.seek.min = String(Math.max(1, s.firstTick));
+  ui.seek.max = String(Math.max(1, s.lastTick));
+  if (!dragging) ui.seek.value = String(s.tick);
+  ui.play.textContent = s.playing ? "Pause" : "Play";
+  ui.play.dataset.playing = String(s.playing);
+  if (ui.speed.value !== String(s.speedPct)) ui.speed.value = String(s.speedPct);
+  if (first) renderMarks(v);
+}
+
+function renderMarks(s: StatusView): void {
+  ui.marks.replaceChildren();
+  ui.markbar.replaceChildren();
+  const span = Math.max(1, s.lastTick - s.firstTick);
+  for (const m of s.marks) {
+    const label = `P${m.player} ${VERB[m.kind]}`;
+    const when = formatTime(seconds(m.tick));
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.tick = String(m.tick);
+    b.dataset.kind = m.kind;
+    const dot = document.createElement("span");
+    dot.className = `dot mark-${m.kind}`;
+    const text = document.createElement("span");
+    text.textContent = label;
+    const at = document.createElement("span");
+    at.className = "when";
+    at.textContent = `${when} · ${m.tick}`;
+    b.append(dot, text, at);
+    b.onclick = () => seek(m.tick);
+    li.append(b);
+    ui.marks.append(li);
+    const tickMark = document.createElement("button");
+    tickMark.type = "button";
+    tickMark.className = `mark-${m.kind}`;
+    tickMark.title = `${label} at ${when}`;
+    tickMark.style.left = `${(100 * (m.tick - s.firstTick)) / span}%`;
+    tickMark.onclick = () => seek(m.tick);
+    ui.markbar.append(tickMark);
+  }
+  if (s.marks.length === 0) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No joins, leaves or reconnects.";
+    ui.marks.append(li);
+  }
+}
+
+function stop(): void {
+  const c = client;
+  client = null;
+  hook.client = null;
+  if (c !== null && !c.closed) c.close();
+}
+
+ui.play.addEventListener("click", () => {
+  const c = client;
+  if (c === null) return;
+  c.replay(hook.status?.playing === true ? "pause" : "play");
+});
+
+ui.speed.addEventListener("change", () => {
+  client?.replay("speed", { speedPct: Number(ui.speed.value) });
+});
+
+ui.seek.addEventListener("input", () => {
+  dragging = true;
+  seekThrottled(Number(ui.seek.value));
+});
+
+ui.seek.addEventListener("change", () => {
+  dragging = false;
+  if (seekTimer !== null) {
+    clearTimeout(seekTimer);
+    seekTimer = null;
+  }
+  seek(Number(ui.seek.value));
+});
+
+// Keyboard: space plays or pauses, arrows step a tick (paused) or a second.
+window.addEventListener("keydown", (e) => {
+  const c = client;
+  const s = hook.status;
+  if (c === null || s === null || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  if (e.key === " ") {
+    e.preventDefault();
+    c.replay(s.playing ? "pause" : "play");
+  } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+    const step = s.playing ? tickRate : 1;
+    const to = hook.tick + (e.key === "ArrowRight" ? step : -step);
+    seek(Math.min(Math.max(to, s.firstTick), s.lastTick));
+  }
+});
+
+ui.back.addEventListener("click", () => showPicker());
+
+// ---- picking ----
+
+function showPicker(): void {
+  stop();
+  hideBanner();
+  hook.name = "";
+  setPhase("picking");
+  ui.picker.hidden = false;
+  ui.player.hidden = true;
+  const q = new URLSearchParams(location.search);
+  q.delete("name");
+  const s = q.toString();
+  window.history.replaceState(null, "", s === "" ? location.pathname : `?${s}`);
+  void refresh();
+}
+
+function render(list: ReplayInfo[]): void {
+  ui.list.replaceChildren();
+  if (list.length === 0) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = "No recordings.";
+    ui.list.append(li);
+    return;
+  }
+  for (const r of list) {
+    const li = document.createElement("li");
+    li.dataset.name = r.name;
+    const name = document.createElement("span");
+    name.className = "room-id";
+    name.textContent = r.name;
+    const meta = document.createElement("span");
+    meta.className = "room-meta";
+    const b = document.createElement("button");
+    b.textContent = "Watch";
+    if (r.error !== "") {
+      li.className = "bad";
+      meta.textContent = `unreadable: ${r.error}`;
+      b.disabled = true;
+    } else {
+      const torn = r.complete ? "" : " · incomplete";
+      meta.textContent = `${r.game} · ${formatTime(r.duration)} · ${r.players} players · ${formatSize(r.size)}${torn}`;
+      if (!r.complete) meta.title = r.problem;
+      b.onclick = () => watch(r.name);
+    }
+    li.append(name, meta, b);
+    ui.list.append(li);
+  }
+}
+
+let refreshing = false;
+async function refresh(): Promise<void> {
+  if (refreshing || hook.phase !== "picking") return;
+  refreshing = true;
+  try {
+    render(await listReplays(serverBase));
+    ui.pickerMsg.textContent = "";
+  } catch (e) {
+    ui.pickerMsg.textContent = `Could not list recordings: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    refreshing = false;
+  }
+}
+
+// ---- drawing and HUD ----
+
+const view = new View(ui.canvas);
+const noStick = { active: false, ox: 0, oy: 0, dx: 0, dy: 0 };
+
+setInterval(() => {
+  const s = hook.status;
+  const m = client?.mirror ?? null;
+  let players = 0;
+  const pc = m?.schema.classByName.get("player");
+  if (m !== null && pc !== undefined) for (let id = 1; id < m.len; id++) if (m.cls[id] === pc.index) players++;
+  const tick = dragging ? Number(ui.seek.value) : hook.tick;
+  ui.stat.tick.textContent = tick > 0 ? String(tick) : "–";
+  ui.stat.time.textContent = tick > 0 ? formatTime(seconds(tick)) : "–";
+  ui.stat.players.textContent = m !== null ? String(players) : "–";
+  ui.stat.entities.textContent = m !== null ? String(m.size) : "–";
+  ui.time.textContent = s === null ? "–" : `tick ${tick} / ${s.lastTick} · ${formatTime(seconds(tick))} / ${formatTime(seconds(s.lastTick))}`;
+}, 100);
+
+function loop(): void {
+  view.draw(client, clock.now(), noStick, 0);
+  requestAnimationFrame(loop);
+}
+requestAnimationFrame(loop);
+
+setInterval(() => void refresh(), 5000);
+
+const first = params.get("name");
+if (first !== null && first !== "") watch(first);
+else showPicker();
