@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// scenario is one benchmark run's shape (BENCHMARK.md, "Scenarios"). Zero fields take the
+// named scenario's values.
+type scenario struct {
+	Name           string
+	Entities       int           // NPCs per room
+	Clients        int           // load clients in all rooms
+	Hz             int           // tick rate
+	Rooms          int           // rooms (clients are spread evenly)
+	PlayersPerRoom int           // clients per room
+	Duration       time.Duration // measurement window
+	Warmup         time.Duration // after all joins, before the window
+	InputHz        float64       // inputs per second per client
+	Recording      bool          // run the server with recording on
+}
+
+// scenarios are BENCHMARK.md's table. R starts with one room and grows.
+var scenarios = map[string]scenario{
+	"A":     {Entities: 200, Clients: 50, Hz: 20},
+	"B":     {Entities: 1000, Clients: 200, Hz: 20},
+	"B60":   {Entities: 1000, Clients: 200, Hz: 60},
+	"B128":  {Entities: 1000, Clients: 100, Hz: 128},
+	"C":     {Entities: 5000, Clients: 100, Hz: 20},
+	"R":     {Entities: 10, Clients: 10, Hz: 20, Rooms: 1, PlayersPerRoom: 10},
+	"floor": {Entities: 0, Clients: 200, Hz: 20},
+}
+
+// scenarioNames lists the scenarios in the order of BENCHMARK.md.
+const scenarioNames = "A, B, B60, B128, C, R, floor"
+
+// resolve fills zero fields from the named scenario and checks the result.
+func (s scenario) resolve() (scenario, error) {
+	base, ok := scenarios[s.Name]
+	if !ok {
+		for k := range scenarios { // names are case-insensitive on the command line
+			if strings.EqualFold(k, s.Name) {
+				base, ok, s.Name = scenarios[k], true, k
+				break
+			}
+		}
+	}
+	if !ok {
+		return s, fmt.Errorf("bench: unknown scenario %q (want one of %s)", s.Name, scenarioNames)
+	}
+	if s.Entities == 0 && s.Name != "floor" {
+		s.Entities = base.Entities
+	}
+	if s.Clients == 0 {
+		s.Clients = base.Clients
+	}
+	if s.Hz == 0 {
+		s.Hz = base.Hz
+	}
+	if s.Rooms == 0 {
+		s.Rooms = max(base.Rooms, 1)
+		if s.PlayersPerRoom > 0 {
+			s.Rooms = (s.Clients + s.PlayersPerRoom - 1) / s.PlayersPerRoom
+		}
+	}
+	if s.PlayersPerRoom == 0 {
+		s.PlayersPerRoom = (s.Clients + s.Rooms - 1) / s.Rooms
+	}
+	if s.Duration == 0 {
+		s.Duration = 20 * time.Second
+	}
+	if s.Warmup == 0 {
+		s.Warmup = 3 * time.Second
+	}
+	if s.InputHz == 0 {
+		s.InputHz = 20
+	}
+	return s, s.validate()
+}
+
+func (s scenario) validate() error {
+	switch {
+	case s.Entities < 0:
+		return errors.New("bench: entities < 0")
+	case s.Clients < 1:
+		return errors.New("bench: clients < 1")
+	case s.Hz < 1 || s.Hz > 1000:
+		return fmt.Errorf("bench: tick rate %d out of range 1..1000", s.Hz)
+	case s.Rooms < 1 || s.Rooms > s.Clients:
+		return fmt.Errorf("bench: %d rooms for %d clients", s.Rooms, s.Clients)
+	case s.PlayersPerRoom*s.Rooms < s.Clients:
+		return fmt.Errorf("bench: %d rooms × %d players hold fewer than %d clients", s.Rooms, s.PlayersPerRoom, s.Clients)
+	case s.Duration < time.Second:
+		return errors.New("bench: duration < 1s")
+	case s.Warmup < 0:
+		return errors.New("bench: warm-up < 0")
+	case s.InputHz <= 0 || s.InputHz > 1000:
+		return fmt.Errorf("bench: input rate %g out of range", s.InputHz)
+	}
+	return nil
+}
+
+// roomPlayers returns how many clients room i (0-based) gets: an even spread.
+func (s scenario) roomPlayers(i int) int {
+	n := s.Clients / s.Rooms
+	if i < s.Clients%s.Rooms {
+		n++
+	}
+	return n
+}

@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSmokeScenarioA is the `make test` bench run: it builds ticksync once, runs a few seconds
+// of scenario A with tiny sizes against a real `ticksync serve`, and checks that the JSONL line
+// has every field with sane values. It asserts no timings.
+func TestSmokeScenarioA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a real server")
+	}
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ticksync")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ticksync")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "results.jsonl")
+	args := []string{"bench", "-scenario", "A", "-entities", "50", "-clients", "5", "-duration", "3s", "-warmup", "1s",
+		"-floor-duration", "2s", "-out", out, "-progress=false", "-decode", "-1"}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if !hasBench(ctx, bin) {
+		// cmd/ticksync does not dispatch to bench yet: this test binary is the bench (TestMain)
+		// and the built binary only serves.
+		t.Log("ticksync has no bench command: running the bench from the test binary with -server-bin")
+		self, err := os.Executable()
+		require.NoError(t, err)
+		cmd = exec.CommandContext(ctx, self, append(args, "-server-bin", bin)...)
+		cmd.Env = append(os.Environ(), envAsMain+"=1")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
+	t.Logf("stderr:\n%s", stderr.String())
+
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	require.True(t, sc.Scan(), "no JSONL line")
+	line := sc.Bytes()
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(line, &raw))
+	for _, k := range sharedFields {
+		assert.Contains(t, raw, k)
+	}
+	var r result
+	require.NoError(t, json.Unmarshal(line, &r))
+
+	assert.Equal(t, "ticksync", r.Server)
+	assert.Equal(t, "A", r.Scenario)
+	assert.Equal(t, 50, r.Entities)
+	assert.Equal(t, 5, r.Clients)
+	assert.Equal(t, 20, r.Hz)
+	assert.NotEmpty(t, r.Version)
+	assert.NotEmpty(t, r.Machine)
+	_, err = time.Parse(time.RFC3339, r.Date)
+	assert.NoError(t, err)
+
+	// Traffic: every client got about one patch per tick, and bytes.
+	assert.Greater(t, r.BytesPerSPerClient, 0.0)
+	assert.Greater(t, r.BytesPerPatchMean, 0.0)
+	assert.Greater(t, r.FullStateBytesOnJoin, int(r.BytesPerPatchMean), "the full state is bigger than a delta")
+	assert.GreaterOrEqual(t, r.FullStateMaxBytes, r.FullStateBytesOnJoin)
+	assert.Equal(t, 5, r.FullStates, "every client's join was measured")
+	assert.Equal(t, r.RTTMs.N, r.RTTSamples)
+	// On a busy machine a slow client's mailbox coalesces frames (latest wins), so a client may
+	// get fewer patches than the server ran ticks, never more.
+	assert.InDelta(t, 20, r.TicksPerS, 5, "ticks per second")
+	assert.GreaterOrEqual(t, r.PatchesPerSPerClient, 10.0, "patches per second per client")
+	sent := float64(r.Ticks * r.Clients)
+	assert.LessOrEqual(t, float64(r.Patches), 1.05*sent+float64(r.Clients), "patches received ≤ ticks × clients")
+	assert.GreaterOrEqual(t, float64(r.Patches), 0.5*sent, "patches received match ticks × clients")
+
+	// Latency: inputs were matched to frames through last_input_seq.
+	assert.Greater(t, r.InputsSent, int64(0))
+	assert.Greater(t, r.RTTMs.N, int(r.InputsSent)/2, "most inputs got an RTT")
+	assert.Greater(t, r.RTTMs.P50, 0.0, "no zero RTT")
+	assert.GreaterOrEqual(t, r.RTTMs.Max, r.RTTMs.P99)
+	assert.Greater(t, r.ServerHoldMs.N, 0)
+	assert.Greater(t, r.ServerHoldMs.P50, 0.0)
+	assert.Greater(t, r.TickWaitMs.N, 0)
+	assert.LessOrEqual(t, r.TickWaitMs.P50, r.ServerHoldMs.P50, "the wait is part of the hold")
+	assert.Equal(t, r.ServerHoldMs.N, r.HoldBeyondWaitMs.N)
+	assert.GreaterOrEqual(t, r.HoldBeyondWaitMs.P50, 0.0)
+
+	// Server side, from the stats messages and /proc.
+	assert.Greater(t, r.TickWorkMs.N, 0)
+	assert.Greater(t, r.TickWorkMs.P99, 0.0)
+	assert.Greater(t, r.TickWorkMs.Step.P50, 0.0)
+	assert.Greater(t, r.TickWorkMs.Encode.P50, 0.0)
+	assert.Greater(t, r.TickIntervalMs.N, 0)
+	assert.Greater(t, r.TickIntervalMs.P99, 0.0)
+	assert.GreaterOrEqual(t, r.MissedTicks, 0)
+	assert.Greater(t, r.ServerCPUUtilPct, 0.0)
+	assert.Greater(t, r.ServerRSSMB, 0.0)
+	assert.GreaterOrEqual(t, r.ServerRSSPeakMB, r.ServerRSSMB)
+	assert.Greater(t, r.GoHeapMB, 0.0)
+	assert.GreaterOrEqual(t, r.AllocsPerTick, 0.0)
+
+	// Load generator and decode.
+	assert.Greater(t, r.LoadgenCPUUtilPct, 0.0)
+	assert.Equal(t, 5, r.DecodingClients)
+	assert.Greater(t, r.ClientDecodeMsPerPatch, 0.0)
+	assert.Zero(t, r.Disconnects, "notes: %v", r.Notes)
+
+	// The floor ran with the run's shape.
+	require.NotNil(t, r.Floor)
+	assert.Equal(t, 5, r.Floor.Clients)
+	assert.Equal(t, int(r.BytesPerPatchMean+0.5), r.Floor.FrameBytes)
+	assert.Greater(t, r.Floor.CPUUtilPct, 0.0)
+	assert.Greater(t, r.ServerCPUVsFloor, 0.0)
+
+	assert.Contains(t, stdout.String(), "| metric | value |")
+	require.NotEmpty(t, r.Plot)
+	assert.FileExists(t, strings.TrimSuffix(r.Plot, ".svg")+".md")
+	svg, err := os.ReadFile(r.Plot)
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(svg, []byte("<svg")))
+}
+
+// hasBench reports whether bin dispatches `bench`.
+func hasBench(ctx context.Context, bin string) bool {
+	out, _ := exec.CommandContext(ctx, bin, "bench", "-h").CombinedOutput()
+	return strings.Contains(string(out), "-scenario")
+}
+
+// moduleRoot returns the directory of go.mod above the test's directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, dir, parent, "no go.mod above the test")
+		dir = parent
+	}
+}
