@@ -93,11 +93,8 @@ func openRecording(path string) (*os.File, *replay.Reader, error) {
 
 // parseFileArg parses fs and returns its one FILE argument, or an exit status.
 func parseFileArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", exitOK, false
-		}
-		return "", exitBad, false
+	if code, ok := parseFlags(fs, args); !ok {
+		return "", code, false
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "ticksync %s: want one FILE, got %d arguments\n", fs.Name(), fs.NArg())
@@ -129,20 +126,11 @@ type infoJSON struct {
 }
 
 func runReplayInfo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("replay info", `usage: ticksync replay info [-json] FILE
+
+Describes a recording: game, room, ticks, duration, players, keyframes, size, and whether
+it is complete or where and why its readable part ends. Reads (and checks) every record.`, infoExitHelp, stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object (for scripts) instead of text")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ticksync replay info [-json] FILE")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Describes a recording: game, room, ticks, duration, players, keyframes, size, and whether")
-		fmt.Fprintln(stderr, "it is complete or where and why its readable part ends. Reads (and checks) every record.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "flags:")
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr)
-		fmt.Fprint(stderr, infoExitHelp)
-	}
 	path, code, ok := parseFileArg(fs, args, stderr)
 	if !ok {
 		return code
@@ -210,22 +198,13 @@ func printInfo(w io.Writer, path string, in replay.Info) {
 }
 
 func runReplayVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("replay verify", `usage: ticksync replay verify [-progress] [-q] FILE
+
+Re-simulates a recording with this binary's games and compares every tick's state hash
+with the recorded one, and every keyframe with the re-simulated world. Prints OK, or the
+first tick that differs and, at the next keyframe, which entities and fields differ.`, verifyExitHelp, stderr)
 	progress := fs.Bool("progress", false, "show a progress bar on stderr even when it is not a terminal (it is shown on a terminal anyway)")
 	quiet := fs.Bool("q", false, "no progress bar, even on a terminal")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ticksync replay verify [-progress] [-q] FILE")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Re-simulates a recording with this binary's games and compares every tick's state hash")
-		fmt.Fprintln(stderr, "with the recorded one, and every keyframe with the re-simulated world. Prints OK, or the")
-		fmt.Fprintln(stderr, "first tick that differs and, at the next keyframe, which entities and fields differ.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "flags:")
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr)
-		fmt.Fprint(stderr, verifyExitHelp)
-	}
 	path, code, ok := parseFileArg(fs, args, stderr)
 	if !ok {
 		return code

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,26 +18,16 @@ import (
 // (/replay) over HTTP and WebSocket, without live rooms to speak of. A viewer joins
 // "replay:<name>", name being the file name without ".tsrec".
 func runReplayServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ticksync replay serve [flags] FILE...")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves recordings to the viewer at /replay (GET /replays lists them; a client joins")
-		fmt.Fprintln(stderr, "room \"replay:<name>\", name being the file name without .tsrec). Anonymous, so keep it")
-		fmt.Fprintln(stderr, "on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop it.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "flags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("replay serve", `usage: ticksync replay serve [flags] FILE...
+
+Serves recordings to the viewer at /replay (GET /replays lists them; a client joins
+room "replay:<name>", name being the file name without .tsrec). Anonymous, so keep it
+on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop it.`, "", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (host:port; port 0 picks a free one, printed at start)")
 	hashEvery := fs.Int("hash-every", 20, "frames carry the state hash every `n` ticks (-1: never)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "ticksync replay serve: no recordings given")

@@ -67,24 +67,14 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 }
 
 func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ticksync serve [flags]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Hosts game rooms (the arena game built in) over HTTP and WebSocket: /ws (subprotocol")
-		fmt.Fprintln(stderr, "ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz, /metrics, / (demo).")
-		fmt.Fprintln(stderr, "Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "flags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("serve", `usage: ticksync serve [flags]
+
+Hosts game rooms (the arena game built in) over HTTP and WebSocket: /ws (subprotocol
+ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz, /metrics, / (demo).
+Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`, "", stderr)
 	f := newServeFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ticksync serve: unexpected arguments %q\n", fs.Args())

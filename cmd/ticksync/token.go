@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -16,29 +14,19 @@ import (
 const defaultTokenTTL = 60 * time.Second
 
 func runToken(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token", `usage: ticksync token -room ID [-player N] [-role player|spectator|admin] [-ttl 60s]
+
+Mints an HMAC-SHA256 join token with the server's shared secret and prints it.
+Clients pass it as /ws?token=...; admin tokens also authorize POST /rooms and
+POST /admin/close (Authorization: Bearer ...).`, "", stderr)
 	room := fs.String("room", "", "room `id` the token is valid for (\"*\": every room, admin only)")
 	game := fs.String("game", "", "game `name` (used when an admin join creates the room)")
 	player := fs.Uint("player", 0, "player `id` (required for role player)")
 	role := fs.String("role", "player", "`role`: player, spectator or admin")
 	ttl := fs.Duration("ttl", defaultTokenTTL, "token lifetime")
 	secretFile := fs.String("auth-secret-file", "", "`file` holding the secret (else $"+auth.EnvSecret+")")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ticksync token -room ID [-player N] [-role player|spectator|admin] [-ttl 60s]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Mints an HMAC-SHA256 join token with the server's shared secret and prints it.")
-		fmt.Fprintln(stderr, "Clients pass it as /ws?token=...; admin tokens also authorize POST /rooms and")
-		fmt.Fprintln(stderr, "POST /admin/close (Authorization: Bearer ...).")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "flags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	secret, err := auth.LoadSecret(*secretFile, env)
 	if err != nil {
