@@ -495,3 +495,25 @@ func TestAdminRoutesInTokenMode(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, do(mint(t, auth.Claims{Room: "r", Player: 1, Role: auth.RolePlayer})))
 	assert.Equal(t, http.StatusCreated, do(mint(t, auth.Claims{Room: auth.AnyRoom, Role: auth.RoleAdmin})))
 }
+
+// TestPprof: -pprof serves /debug/pprof/ beside the demo at / (the patterns must not
+// conflict: ServeMux panics on registration when they do); without it the path is not found.
+func TestPprof(t *testing.T) {
+	get := func(ts *testServer, path string) (int, string) {
+		resp, err := http.Get(ts.httpURL(path))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	on := startServer(t, Config{TickRate: 20, Pprof: true}, nil)
+	code, body := get(on, "/debug/pprof/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine")
+	code, body = get(on, "/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "ticksync")
+	off := startServer(t, Config{TickRate: 20}, nil)
+	code, _ = get(off, "/debug/pprof/")
+	assert.Equal(t, http.StatusNotFound, code)
+}
