@@ -10,6 +10,8 @@ import type { Status } from "./hook.js";
 import { Steering } from "./input.js";
 import { CreateRefused, createRoom, listRooms } from "./rooms.js";
 import type { RoomInfo } from "./rooms.js";
+import { Banner, byId } from "./page.js";
+import type { BannerAction } from "./page.js";
 import { View } from "./view.js";
 
 const params = new URLSearchParams(location.search);
@@ -18,36 +20,28 @@ const token = params.get("token") ?? undefined;
 const spectate = params.get("spectate") === "1";
 const decoder: DecoderKind = params.get("decoder") === "protobuf-es" ? "protobuf-es" : "hand";
 
-function $<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`#${id} missing`);
-  return el as T;
-}
 
 const ui = {
-  canvas: $<HTMLCanvasElement>("view"),
-  status: $("status"),
-  banner: $("banner"),
-  bannerText: $("banner-text"),
-  bannerAction: $<HTMLButtonElement>("banner-action"),
-  picker: $("picker"),
-  roomList: $<HTMLUListElement>("room-list"),
-  pickerMsg: $("picker-msg"),
-  joinForm: $<HTMLFormElement>("join-form"),
-  roomName: $<HTMLInputElement>("room-name"),
-  create: $<HTMLButtonElement>("create"),
-  hud: $("hud"),
-  hudRoom: $("hud-room"),
-  leave: $<HTMLButtonElement>("leave"),
+  canvas: byId<HTMLCanvasElement>("view"),
+  status: byId("status"),
+  picker: byId("picker"),
+  roomList: byId<HTMLUListElement>("room-list"),
+  pickerMsg: byId("picker-msg"),
+  joinForm: byId<HTMLFormElement>("join-form"),
+  roomName: byId<HTMLInputElement>("room-name"),
+  create: byId<HTMLButtonElement>("create"),
+  hud: byId("hud"),
+  hudRoom: byId("hud-room"),
+  leave: byId<HTMLButtonElement>("leave"),
   stat: {
-    tick: $("s-tick"),
-    rtt: $("s-rtt"),
-    bytes: $("s-bytes"),
-    decode: $("s-decode"),
-    players: $("s-players"),
-    entities: $("s-entities"),
-    you: $("s-you"),
-    fps: $("s-fps"),
+    tick: byId("s-tick"),
+    rtt: byId("s-rtt"),
+    bytes: byId("s-bytes"),
+    decode: byId("s-decode"),
+    players: byId("s-players"),
+    entities: byId("s-entities"),
+    you: byId("s-you"),
+    fps: byId("s-fps"),
   },
 };
 
@@ -79,15 +73,12 @@ function setStatus(s: Status): void {
   document.body.dataset.state = s;
 }
 
-function showBanner(text: string, kind: "error" | "warn" | "info", action?: { label: string; run: () => void }): void {
+const banner = new Banner();
+
+function showBanner(text: string, kind: "error" | "warn" | "info", action?: BannerAction): void {
   hook.message = text;
   hook.errors.push(text);
-  ui.bannerText.textContent = text;
-  ui.banner.dataset.kind = kind;
-  ui.banner.hidden = false;
-  ui.bannerAction.hidden = action === undefined;
-  ui.bannerAction.onclick = action === undefined ? null : () => action.run();
-  if (action !== undefined) ui.bannerAction.textContent = action.label;
+  banner.show(text, kind, action);
   if (kind === "info") {
     setTimeout(() => {
       if (hook.message === text) hideBanner();
@@ -97,7 +88,7 @@ function showBanner(text: string, kind: "error" | "warn" | "info", action?: { la
 
 function hideBanner(): void {
   hook.message = "";
-  ui.banner.hidden = true;
+  banner.hide();
 }
 
 function serverName(): string {

@@ -7,6 +7,8 @@ import { connect } from "../src/index.js";
 import type { Client, Clock, CloseInfo, WebSocketCtor } from "../src/index.js";
 import { ReplayMarkKind } from "../src/gen/ticksync/v1/messages_pb.js";
 import type { ReplayStatus } from "../src/gen/ticksync/v1/messages_pb.js";
+import { Banner, byId } from "../demo/page.js";
+import type { BannerAction } from "../demo/page.js";
 import { View } from "../demo/view.js";
 import { Hook } from "./hook.js";
 import type { Phase, StatusView } from "./hook.js";
@@ -20,31 +22,23 @@ const token = params.get("token") ?? undefined;
 /** SEEK_EVERY_MS throttles seeks while the bar is dragged (each costs the server a re-simulation). */
 const SEEK_EVERY_MS = 100;
 
-function $<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`#${id} missing`);
-  return el as T;
-}
 
 const ui = {
-  canvas: $<HTMLCanvasElement>("view"),
-  status: $("status"),
-  banner: $("banner"),
-  bannerText: $("banner-text"),
-  bannerAction: $<HTMLButtonElement>("banner-action"),
-  picker: $("picker"),
-  list: $<HTMLUListElement>("replay-list"),
-  pickerMsg: $("picker-msg"),
-  player: $("player"),
-  recName: $("rec-name"),
-  seek: $<HTMLInputElement>("seek"),
-  markbar: $("markbar"),
-  time: $("time"),
-  play: $<HTMLButtonElement>("play"),
-  speed: $<HTMLSelectElement>("speed"),
-  marks: $<HTMLUListElement>("marks"),
-  back: $<HTMLButtonElement>("back"),
-  stat: { tick: $("s-tick"), time: $("s-time"), players: $("s-players"), entities: $("s-entities") },
+  canvas: byId<HTMLCanvasElement>("view"),
+  status: byId("status"),
+  picker: byId("picker"),
+  list: byId<HTMLUListElement>("replay-list"),
+  pickerMsg: byId("picker-msg"),
+  player: byId("player"),
+  recName: byId("rec-name"),
+  seek: byId<HTMLInputElement>("seek"),
+  markbar: byId("markbar"),
+  time: byId("time"),
+  play: byId<HTMLButtonElement>("play"),
+  speed: byId<HTMLSelectElement>("speed"),
+  marks: byId<HTMLUListElement>("marks"),
+  back: byId<HTMLButtonElement>("back"),
+  stat: { tick: byId("s-tick"), time: byId("s-time"), players: byId("s-players"), entities: byId("s-entities") },
 };
 
 const hook = new Hook();
@@ -100,18 +94,15 @@ function setPhase(p: Phase): void {
   document.body.dataset.state = p;
 }
 
-function showBanner(text: string, action?: { label: string; run: () => void }): void {
+const banner = new Banner();
+
+function showBanner(text: string, action?: BannerAction): void {
   hook.errors.push(text);
-  ui.bannerText.textContent = text;
-  ui.banner.dataset.kind = "error";
-  ui.banner.hidden = false;
-  ui.bannerAction.hidden = action === undefined;
-  ui.bannerAction.onclick = action === undefined ? null : () => action.run();
-  if (action !== undefined) ui.bannerAction.textContent = action.label;
+  banner.show(text, "error", action);
 }
 
 function hideBanner(): void {
-  ui.banner.hidden = true;
+  banner.hide();
 }
 
 function closeText(c: CloseInfo): string {
