@@ -123,6 +123,7 @@ type Room struct {
 	holds      []*pb.InputHold
 	memSample  []rtmetrics.Sample
 	recordErr  error
+	wk         *waker // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
 
 	recording atomic.Pointer[recordingStatus] // GET /rooms (recording.go); set by newRoom and record
 }
@@ -617,14 +618,30 @@ func (r *Room) body(key, tick uint32, cur *sim.State, withHash bool) *frameBuf {
 }
 
 // handoff puts each client's frame in its mailbox, then drops the room's own references.
+// With a waker (the room's loop runs) the writers are woken by the waker's goroutine, not
+// this one (see waker); with ManualTicks the room wakes them itself.
 func (r *Room) handoff(tick uint32) {
+	wk := r.wk
+	if wk != nil {
+		wk.mu.Lock()
+	}
 	for i, c := range r.clients {
 		var seq uint32
 		if s := c.seat.Load(); s != nil {
 			seq = s.lastApplied
 		}
-		c.mb.put(frame{body: r.bodyOf[i], tick: tick, baseline: r.bodyBase[i], lastSeq: seq})
+		if c.mb.store(frame{body: r.bodyOf[i], tick: tick, baseline: r.bodyBase[i], lastSeq: seq}) {
+			if wk != nil {
+				wk.queue(c.mb)
+			} else {
+				c.mb.wake()
+			}
+		}
 		r.bodyOf[i] = nil
+	}
+	if wk != nil {
+		wk.mu.Unlock()
+		wk.kick()
 	}
 	for i, f := range r.bodies {
 		f.release()
@@ -650,21 +667,25 @@ func (r *Room) readAllocs() uint64 {
 func (r *Room) sample(tick uint32, t0, t1, t2, t3, t4 time.Time, late time.Duration, allocs0 uint64) {
 	allocs := r.readAllocs() - allocs0 // before this function allocates
 	ns := func(d time.Duration) uint32 { return uint32(min(max(d, 0), time.Duration(1<<32-1))) }
-	r.stats = append(r.stats, &pb.TickWork{
-		Tick: tick, DrainNs: ns(t1.Sub(t0)), StepNs: ns(t2.Sub(t1)), EncodeNs: ns(t3.Sub(t2)),
-		HandoffNs: ns(t4.Sub(t3)), Allocs: uint32(allocs), LateUs: ns(late / time.Microsecond),
-		StartUnixUs: t0.UnixMicro(), Clients: uint32(len(r.clients)),
-	})
+	// The messages are reused from one Stats to the next (every field is set each time), so
+	// measuring does not add the garbage it would then measure.
+	var tw *pb.TickWork
+	r.stats, tw = reuse(r.stats)
+	tw.Tick, tw.DrainNs, tw.StepNs, tw.EncodeNs = tick, ns(t1.Sub(t0)), ns(t2.Sub(t1)), ns(t3.Sub(t2))
+	tw.HandoffNs, tw.Allocs, tw.LateUs = ns(t4.Sub(t3)), uint32(allocs), ns(late/time.Microsecond)
+	tw.StartUnixUs, tw.Clients = t0.UnixMicro(), uint32(len(r.clients))
 	for _, at := range r.holdAt {
 		if len(r.holds) < maxHoldSamples {
-			r.holds = append(r.holds, &pb.InputHold{WaitUs: ns(t0.Sub(at) / time.Microsecond), HoldUs: ns(t4.Sub(at) / time.Microsecond)})
+			var h *pb.InputHold
+			r.holds, h = reuse(r.holds)
+			h.WaitUs, h.HoldUs = ns(t0.Sub(at)/time.Microsecond), ns(t4.Sub(at)/time.Microsecond)
 		}
 	}
 	if len(r.stats) < statsEvery {
 		return
 	}
 	b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Stats{Stats: &pb.Stats{Ticks: r.stats, Holds: r.holds}}})
-	r.stats, r.holds = nil, nil
+	r.stats, r.holds = r.stats[:0], r.holds[:0]
 	if err != nil {
 		return
 	}
@@ -702,6 +723,21 @@ func (r *Room) finish(err error) {
 	r.clients, r.statSubs = nil, nil
 	r.srv.removeRoom(r)
 	close(r.done)
+}
+
+// reuse extends s by one element, reusing the message left past its length by an earlier
+// round when there is one.
+func reuse[T any](s []*T) ([]*T, *T) {
+	n := len(s)
+	if n < cap(s) {
+		s = s[:n+1]
+	} else {
+		s = append(s, nil)
+	}
+	if s[n] == nil {
+		s[n] = new(T)
+	}
+	return s, s[n]
 }
 
 func cmpErr(err, def error) error {

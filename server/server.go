@@ -20,6 +20,9 @@ import (
 // Subprotocol is the WebSocket subprotocol clients must offer.
 const Subprotocol = "ticksync.v1"
 
+// readBufferSize is each connection's gws read buffer.
+const readBufferSize = 1024
+
 // Server hosts rooms over HTTP and WebSocket. Make one with New, serve it with Serve (or
 // mount Handler), stop it with Shutdown.
 type Server struct {
@@ -59,8 +62,11 @@ func New(cfg Config) (*Server, error) {
 	s.up = gws.NewUpgrader(handler{srv: s}, &gws.ServerOption{
 		Recovery:           gws.Recovery,
 		ReadMaxPayloadSize: cfg.MaxMsgBytes,
-		SubProtocols:       []string{Subprotocol},
-		Logger:             gwsLogger{s.log},
+		// Clients send small messages (an input is ~20 B); gws's 4 KB default per connection
+		// is 800 KB of idle buffers at 200 players. Larger messages are read through it.
+		ReadBufferSize: readBufferSize,
+		SubProtocols:   []string{Subprotocol},
+		Logger:         gwsLogger{s.log},
 		// ParallelEnabled and PermessageDeflate stay off: parallel handling reorders a
 		// connection's inputs, and compression leaks secrets through lengths (CRIME/BREACH).
 	})
@@ -108,6 +114,8 @@ func (s *Server) CreateRoom(id, game string, config []byte) (*Room, error) {
 	s.m.rooms.Inc()
 	r.log.Info("room created")
 	if !s.cfg.ManualTicks {
+		r.wk = newWaker()
+		go r.wk.run(r.done)
 		go r.run()
 	}
 	return r, nil
