@@ -50,6 +50,7 @@ fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrameFields$$' -fuzztime $(FUZZTIME)
 	go test ./sim/replay -run '^$$' -fuzz '^FuzzReadRecording$$' -fuzztime $(FUZZTIME)
 	go test ./server -run '^$$' -fuzz '^FuzzDecodeClientMessage$$' -fuzztime $(FUZZTIME)
+	go test ./server -run '^$$' -fuzz '^FuzzFastInput$$' -fuzztime $(FUZZTIME)
 	go test ./client-go -run '^$$' -fuzz '^FuzzServerMessage$$' -fuzztime $(FUZZTIME)
 	go test ./auth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 

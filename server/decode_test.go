@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 	"github.com/ticksync/ticksync/sim/arena"
+	"google.golang.org/protobuf/proto"
 )
 
 // FuzzDecodeClientMessage: the decoder never panics; what it accepts is one known kind with
@@ -168,4 +169,63 @@ func TestBucket(t *testing.T) {
 	assert.Equal(t, 5, n, "burst")
 	assert.False(t, b.take(1, now.Add(50*time.Millisecond)))
 	assert.True(t, b.take(1, now.Add(100*time.Millisecond)), "refilled at 10/s")
+}
+
+// FuzzFastInput: whatever the allocation-free input decoder accepts, the reflective decoder
+// accepts too, as the same input (seq and values); what it declines falls back, so it never
+// needs to agree on refusals.
+func FuzzFastInput(f *testing.F) {
+	for _, in := range []*pb.Input{
+		{Seq: 1, Values: []int32{1, -2, 3, 0}},
+		{Seq: 7, ClientTimeUs: 1_700_000_000_000_000, Values: []int32{-1 << 31, 1<<31 - 1}},
+		{Seq: 1 << 31},
+	} {
+		b, err := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: in}})
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte{0x12, 0x04, 0x08, 0x01, 0x18, 0x03}) // unpacked value
+	f.Add([]byte{0x12, 0x02, 0x08, 0x00})             // seq 0
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const nIn = 4
+		seq, vals, ok := fastInput(b, nil, nIn)
+		if !ok {
+			return
+		}
+		var m pb.ClientMessage
+		require.NoError(t, decodeClientMessage(b, &m, nIn), "fast path accepted what the decoder refuses")
+		in := m.GetInput()
+		require.NotNil(t, in)
+		assert.Equal(t, in.GetSeq(), seq)
+		assert.Equal(t, len(in.GetValues()), len(vals))
+		for i := range vals {
+			assert.Equal(t, in.GetValues()[i], vals[i], "value %d", i)
+		}
+	})
+}
+
+// TestFastInputTakesClientInputs: inputs as the Go and JS clients encode them take the fast
+// path (or it would be dead code); other kinds and over-long inputs do not.
+func TestFastInputTakesClientInputs(t *testing.T) {
+	enc := func(m *pb.ClientMessage) []byte {
+		b, err := proto.Marshal(m)
+		require.NoError(t, err)
+		return b
+	}
+	b := enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: &pb.Input{Seq: 42, ClientTimeUs: 123456789, Values: []int32{500, -500, 0, 7}}}})
+	seq, vals, ok := fastInput(b, nil, 4)
+	require.True(t, ok)
+	assert.Equal(t, uint32(42), seq)
+	assert.Equal(t, []int32{500, -500, 0, 7}, vals)
+
+	_, _, ok = fastInput(b, nil, 3)
+	assert.False(t, ok, "more values than the schema: the decoder refuses it with its reason")
+	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Ping{Ping: &pb.Ping{ClientTimeUs: 1}}}), nil, 4)
+	assert.False(t, ok)
+	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: "r"}}}), nil, 4)
+	assert.False(t, ok)
+
+	scratch := make([]int32, 0, 8)
+	allocs := testing.AllocsPerRun(100, func() { _, _, _ = fastInput(b, scratch[:0], 4) })
+	assert.Zero(t, allocs)
 }
