@@ -51,7 +51,9 @@ type conn struct {
 	// Reader goroutine only.
 	joinSent  bool
 	msg       pb.ClientMessage
-	vals      []int32
+	vals      []int32   // an input's values, clamped (the inbox copies them)
+	raw       []int32   // fastInput's decoded values
+	readSet   time.Time // when the read deadline was last moved (refreshRead)
 	rate      bucket
 	bytes     bucket
 	floodAt   time.Time
@@ -111,6 +113,7 @@ func (c *conn) writeLoop() {
 	ping := time.NewTicker(cfg.PingInterval)
 	defer ping.Stop()
 	var hdr []byte
+	var writeSet time.Time // when frameDeadline last moved the write deadline
 	for {
 		select {
 		case b := <-c.ctrl:
@@ -130,7 +133,7 @@ func (c *conn) writeLoop() {
 		}
 		if f, ok := c.mb.take(); ok {
 			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
-			ok := c.deadline(cfg.WriteTimeout) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
+			ok := c.frameDeadline(&writeSet) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
 			if ok {
 				c.srv.m.framesOut.Inc()
 				c.srv.framesWritten.Add(1)
@@ -164,6 +167,22 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// frameDeadline arms the write deadline for a frame. Frames go out twenty or more times a
+// second and moving a deadline re-arms a runtime timer, so it moves only once 1/32 of
+// WriteTimeout has passed since it last did (*set): a frame write gets between 31/32 of
+// WriteTimeout and all of it. The writer's other writes (control, ping, pong) set now +
+// WriteTimeout, which only moves the deadline further out; writeClose and kickStuckWriter
+// shorten it, and both end the connection.
+func (c *conn) frameDeadline(set *time.Time) bool {
+	d := c.srv.cfg.WriteTimeout
+	now := c.srv.cfg.Now()
+	if !set.IsZero() && now.Sub(*set) < d/32 {
+		return true
+	}
+	*set = now
+	return c.ws.SetWriteDeadline(now.Add(d)) == nil
 }
 
 func (c *conn) deadline(d time.Duration) bool {
@@ -221,7 +240,7 @@ func connOf(ws *gws.Conn) *conn {
 func (h handler) OnOpen(ws *gws.Conn) {
 	c := connOf(ws)
 	cfg := &h.srv.cfg
-	c.refreshRead()
+	c.refreshRead(cfg.Now())
 	c.joinTimer = time.AfterFunc(cfg.JoinTimeout, func() {
 		if c.room.Load() == nil {
 			c.fail(errJoinTimeout)
@@ -230,9 +249,18 @@ func (h handler) OnOpen(ws *gws.Conn) {
 	go c.writeLoop()
 }
 
-func (c *conn) refreshRead() {
+// refreshRead moves the read deadline to now + ping interval + pong timeout. Inputs arrive
+// twenty times a second and moving a deadline re-arms a runtime timer, so it moves at most
+// once per 1/32 of that span: a silent peer is dropped after between 31/32 of it and all of
+// it. Reader goroutine only (OnOpen, OnPing and OnPong run there too).
+func (c *conn) refreshRead(now time.Time) {
 	cfg := &c.srv.cfg
-	_ = c.ws.SetReadDeadline(cfg.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+	span := cfg.PingInterval + cfg.PongTimeout
+	if !c.readSet.IsZero() && now.Sub(c.readSet) < span/32 {
+		return
+	}
+	c.readSet = now
+	_ = c.ws.SetReadDeadline(now.Add(span))
 }
 
 // OnClose counts the close, stops the writer, and tells the room (the seat is held).
@@ -262,7 +290,7 @@ func (h handler) OnClose(ws *gws.Conn, err error) {
 // OnPing hands the payload to the writer to echo (every write goes through it).
 func (h handler) OnPing(ws *gws.Conn, payload []byte) {
 	c := connOf(ws)
-	c.refreshRead()
+	c.refreshRead(c.srv.cfg.Now())
 	select {
 	case c.pong <- append([]byte(nil), payload...):
 	default:
@@ -270,7 +298,10 @@ func (h handler) OnPing(ws *gws.Conn, payload []byte) {
 }
 
 // OnPong proves the peer alive: the read deadline moves on.
-func (h handler) OnPong(ws *gws.Conn, _ []byte) { connOf(ws).refreshRead() }
+func (h handler) OnPong(ws *gws.Conn, _ []byte) {
+	c := connOf(ws)
+	c.refreshRead(c.srv.cfg.Now())
+}
 
 // OnMessage checks the opcode, then decodes, validates and hands off one message.
 func (h handler) OnMessage(ws *gws.Conn, m *gws.Message) {
@@ -301,6 +332,15 @@ func (c *conn) handle(b []byte) error {
 	if r := c.room.Load(); r != nil {
 		nIn = r.nInputs
 	}
+	if seq, vals, ok := fastInput(b, c.raw[:0], nIn); ok {
+		c.raw = vals
+		if !c.joinSent {
+			return errJoinFirst
+		}
+		now := s.cfg.Now()
+		c.refreshRead(now)
+		return c.input(seq, vals, len(b), now)
+	}
 	if err := decodeClientMessage(b, &c.msg, nIn); err != nil {
 		return err
 	}
@@ -316,8 +356,8 @@ func (c *conn) handle(b []byte) error {
 		if !c.joinSent {
 			return errJoinFirst
 		}
-		c.refreshRead()
-		return c.input(k.Input, len(b), now)
+		c.refreshRead(now)
+		return c.input(k.Input.GetSeq(), k.Input.GetValues(), len(b), now)
 	case *pb.ClientMessage_Leave:
 		if r := c.room.Load(); r != nil {
 			r.enqueue(roomCmd{kind: cmdLeave, c: c})
@@ -342,7 +382,7 @@ func (c *conn) handle(b []byte) error {
 
 // input validates one input and offers it to the seat's inbox: rate and byte buckets, clamp,
 // seq window. Drops are counted; a sustained flood closes the connection.
-func (c *conn) input(in *pb.Input, size int, now time.Time) error {
+func (c *conn) input(seq uint32, values []int32, size int, now time.Time) error {
 	m := c.srv.m
 	if c.spectator.Load() {
 		m.drop(dropSpectator)
@@ -364,11 +404,11 @@ func (c *conn) input(in *pb.Input, size int, now time.Time) error {
 	r := c.room.Load()
 	c.vals = grow(c.vals, r.nInputs)
 	clear(c.vals)
-	copy(c.vals, in.GetValues())
+	copy(c.vals, values)
 	if n := r.schema.ClampInput(c.vals); n > 0 {
 		m.clamped.Add(float64(n))
 	}
-	drop, err := s.in.push(in.GetSeq(), c.vals, now)
+	drop, err := s.in.push(seq, c.vals, now)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,32 @@ func TestHalfOpen(t *testing.T) {
 	})
 }
 
+// TestInputsKeepAlive: inputs keep a peer that ignores pings connected (the read deadline
+// moves at most once per 1/32 of ping + pong); once it falls silent it is dropped within
+// [31/32, 1] of ping + pong after its last input.
+func TestInputsKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, dial, stop := bubbleServer(t, Config{TickRate: 10, PingInterval: 5 * time.Second, PongTimeout: 11 * time.Second})
+		defer stop()
+		c := dial(dialOpts{noPong: true})
+		c.join(&pb.Join{Room: "r", Game: "arena", CreateIfMissing: true})
+		c.welcomed()
+		for seq := uint32(1); seq <= 600; seq++ { // 60 s, far past ping + pong
+			c.input(seq, 1, 1)
+			time.Sleep(100 * time.Millisecond)
+		}
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		require.False(t, closed, "inputs keep it alive")
+		last := time.Now().Add(-100 * time.Millisecond)
+		c.waitClose()
+		silent := time.Since(last)
+		assert.GreaterOrEqual(t, silent, 16*time.Second*31/32)
+		assert.LessOrEqual(t, silent, 16*time.Second)
+	})
+}
+
 // TestPongsKeepAlive: a peer that answers pings stays connected well past ping + pong.
 func TestPongsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
