@@ -69,6 +69,8 @@ type Config struct {
 	InputBytes int
 
 	// WriteTimeout is every write's deadline (default 5 s); a write past it closes the conn.
+	// Frame writes re-arm it at most once per WriteTimeout/32, so a frame write gets between
+	// 31/32 of it and all of it.
 	WriteTimeout time.Duration
 	// MaxLag is how far a client's newest frame may trail the room before 1008 "too slow"
 	// (default 5 s).
@@ -76,7 +78,8 @@ type Config struct {
 	// PingInterval is how often the server pings (default 5 s).
 	PingInterval time.Duration
 	// PongTimeout is how long after a ping interval a silent connection lives (default 10 s:
-	// a connection silent for ping + pong is dropped, its seat held).
+	// a connection silent for ping + pong is dropped, its seat held). The read deadline moves
+	// at most once per 1/32 of ping + pong, so the drop comes within [31/32, 1] of it.
 	PongTimeout time.Duration
 	// JoinTimeout is how long a connection may wait before joining (default 10 s).
 	JoinTimeout time.Duration
