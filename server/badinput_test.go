@@ -451,6 +451,18 @@ func TestHTTPAPI(t *testing.T) {
 	assert.Equal(t, uint32(4002), a.kick.GetCode())
 	a.mu.Unlock()
 
+	for _, tc := range []struct{ query, why string }{
+		{fmt.Sprintf("room=lobby&player=%d&code=4002", w.GetPlayerId()+100), "player not connected"},
+		{fmt.Sprintf("room=nope&player=%d&code=4002", w.GetPlayerId()), "room not found"},
+	} {
+		nf, err := http.Post(ts.httpURL("/admin/close?"+tc.query), "", nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(nf.Body)
+		nf.Body.Close()
+		assert.Equal(t, http.StatusNotFound, nf.StatusCode, tc.query)
+		assert.Equal(t, tc.why, strings.TrimSpace(string(body)))
+	}
+
 	bad, err := http.Post(ts.httpURL("/admin/close?room=lobby&player=1&code=1006"), "", nil)
 	require.NoError(t, err)
 	bad.Body.Close()

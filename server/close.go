@@ -26,6 +26,9 @@ const (
 // maxReasonLen is the longest close reason a close frame can carry (125 − 2 code bytes).
 const maxReasonLen = 123
 
+// ErrNotConnected is Kick's answer for a player without a connection in the room.
+var ErrNotConnected = errors.New("server: player not connected")
+
 // Errors that end a connection. Each maps to a close code in closeFor.
 var (
 	ErrRoomNotFound = errors.New("server: room not found")

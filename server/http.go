@@ -251,7 +251,11 @@ func (s *Server) handleAdminClose(w http.ResponseWriter, r *http.Request) {
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
-	if !s.Kick(q.Get("room"), uint32(player), uint16(code), reason) {
+	switch err := s.Kick(q.Get("room"), uint32(player), uint16(code), reason); {
+	case errors.Is(err, ErrNotConnected):
+		s.reject(w, http.StatusNotFound, "player not connected")
+		return
+	case err != nil:
 		s.reject(w, http.StatusNotFound, "room not found")
 		return
 	}

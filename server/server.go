@@ -162,13 +162,25 @@ func (s *Server) CloseRoom(id string) bool {
 }
 
 // Kick closes player's connection in room with code and reason (the admin call). The seat
-// is held for the reconnect grace like any dropped connection.
-func (s *Server) Kick(room string, player uint32, code uint16, reason string) bool {
+// is held for the reconnect grace like any dropped connection. It returns ErrRoomNotFound, or
+// ErrNotConnected when the player has no connection in the room (never joined, left, or
+// dropped and held).
+func (s *Server) Kick(room string, player uint32, code uint16, reason string) error {
 	r, ok := s.Room(room)
 	if !ok {
-		return false
+		return ErrRoomNotFound
 	}
-	return r.enqueue(roomCmd{kind: cmdKick, player: player, err: &CloseError{Code: code, Reason: reason}})
+	r.tickMu.Lock() // at most one tick's work: the room's state is its goroutine's
+	st := r.seats[player]
+	connected := st != nil && st.conn != nil
+	r.tickMu.Unlock()
+	if !connected {
+		return ErrNotConnected
+	}
+	if !r.enqueue(roomCmd{kind: cmdKick, player: player, err: &CloseError{Code: code, Reason: reason}}) {
+		return ErrRoomNotFound // it stopped meanwhile
+	}
+	return nil
 }
 
 // join routes a connection's join (on its read goroutine): checks the token covers the room,
