@@ -96,6 +96,7 @@ type tickSummary struct {
 	totalUs, intervalUs            []float64
 	drainUs, stepUs, encUs, handUs []float64
 	holdUs, waitUs, beyondUs       []float64 // beyond: hold minus wait, per input
+	writesUs                       []float64 // per tick: hand-off start to its last frame written
 }
 
 // summary computes the window's tick work, intervals and holds for tick rate hz.
@@ -117,6 +118,9 @@ func (c *statsCollector) summary(hz int) tickSummary {
 		s.encUs = append(s.encUs, e)
 		s.handUs = append(s.handUs, h)
 		s.totalUs = append(s.totalUs, d+st+e+h)
+		if w := t.GetPrevWritesNs(); w > 0 {
+			s.writesUs = append(s.writesUs, float64(w)/1e3)
+		}
 		allocs += float64(t.GetAllocs())
 		allocList = append(allocList, float64(t.GetAllocs()))
 		if float64(t.GetLateUs()) >= intervalUs {

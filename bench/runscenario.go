@@ -124,6 +124,7 @@ func (r *rig) fill(res *result, m *measured) {
 	res.ServerHoldMs = summarize(ts.holdUs)
 	res.TickWaitMs = summarize(ts.waitUs)
 	res.HoldBeyondWaitMs = summarize(ts.beyondUs)
+	res.FrameWritesMs = summarize(ts.writesUs)
 	res.TickIntervalMs = ts.interval
 	res.Ticks = ts.ticks
 	res.HoldSamples = len(ts.holdUs)

@@ -108,6 +108,8 @@ func TestSmokeScenarioA(t *testing.T) {
 	assert.Greater(t, r.TickWorkMs.P99, 0.0)
 	assert.Greater(t, r.TickWorkMs.Step.P50, 0.0)
 	assert.Greater(t, r.TickWorkMs.Encode.P50, 0.0)
+	assert.Greater(t, r.FrameWritesMs.N, r.TickWorkMs.N/2, "most ticks report when their frames were written")
+	assert.Greater(t, r.FrameWritesMs.P50, r.TickWorkMs.Handoff.P50, "writes end after the hand-off starts them")
 	assert.Greater(t, r.TickIntervalMs.N, 0)
 	assert.Greater(t, r.TickIntervalMs.P99, 0.0)
 	assert.GreaterOrEqual(t, r.MissedTicks, 0)

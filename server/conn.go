@@ -135,6 +135,9 @@ func (c *conn) writeLoop() {
 			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
 			ok := c.frameDeadline(&writeSet) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
 			if ok {
+				if f.mark != nil {
+					f.mark.written(f.tick)
+				}
 				c.srv.m.framesOut.Inc()
 				c.srv.framesWritten.Add(1)
 				c.srv.m.bytesOut.Add(float64(len(hdr) + len(f.body.b)))

@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // frameBuf is one encoded frame body shared by every client at the same baseline in a tick.
@@ -58,7 +59,37 @@ type frame struct {
 	tick     uint32
 	baseline uint32
 	lastSeq  uint32
+	mark     *writeMark // non-nil while the room measures: the writer stamps its write here
 }
+
+// writeMark is when a tick's hand-off started and when the last of its frames reached a
+// socket (monotonic ns since processStart), for the Stats' prev_writes_ns. The room resets a
+// mark before reusing it for a later tick; a writer stamps it only while it is its frame's.
+type writeMark struct {
+	tick  atomic.Uint32
+	start atomic.Int64
+	end   atomic.Int64
+}
+
+// written records that f's frame reached its socket now.
+func (w *writeMark) written(tick uint32) {
+	if w.tick.Load() != tick {
+		return
+	}
+	now := mono()
+	for {
+		old := w.end.Load()
+		if old >= now || w.end.CompareAndSwap(old, now) {
+			return
+		}
+	}
+}
+
+// processStart anchors mono.
+var processStart = time.Now()
+
+// mono is monotonic nanoseconds since processStart.
+func mono() int64 { return int64(time.Since(processStart)) }
 
 // mailbox is a connection's one-slot, latest-wins frame outbox. Only the room puts; only the
 // connection's writer takes. taken is the client's baseline: the tick of the last frame handed

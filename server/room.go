@@ -123,7 +123,8 @@ type Room struct {
 	holds      []*pb.InputHold
 	memSample  []rtmetrics.Sample
 	recordErr  error
-	wk         *waker // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
+	wk         *waker       // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
+	marks      [8]writeMark // per tick mod 8, while measuring: when its frames were written
 
 	recording atomic.Pointer[recordingStatus] // GET /rooms (recording.go); set by newRoom and record
 }
@@ -311,7 +312,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	r.record(tick, cur)
 	r.encode(tick, cur)
 	t3 := time.Now()
-	r.handoff(tick)
+	r.handoff(tick, measuring)
 	t4 := time.Now()
 	r.tickNow.Store(tick)
 
@@ -620,7 +621,15 @@ func (r *Room) body(key, tick uint32, cur *sim.State, withHash bool) *frameBuf {
 // handoff puts each client's frame in its mailbox, then drops the room's own references.
 // With a waker (the room's loop runs) the writers are woken by the waker's goroutine, not
 // this one (see waker); with ManualTicks the room wakes them itself.
-func (r *Room) handoff(tick uint32) {
+func (r *Room) handoff(tick uint32, measuring bool) {
+	var mark *writeMark
+	if measuring {
+		mark = &r.marks[tick%uint32(len(r.marks))]
+		mark.tick.Store(0) // no stale writer stamps it while it is reset
+		mark.end.Store(0)
+		mark.start.Store(mono())
+		mark.tick.Store(tick)
+	}
 	wk := r.wk
 	if wk != nil {
 		wk.mu.Lock()
@@ -630,7 +639,7 @@ func (r *Room) handoff(tick uint32) {
 		if s := c.seat.Load(); s != nil {
 			seq = s.lastApplied
 		}
-		if c.mb.store(frame{body: r.bodyOf[i], tick: tick, baseline: r.bodyBase[i], lastSeq: seq}) {
+		if c.mb.store(frame{body: r.bodyOf[i], tick: tick, baseline: r.bodyBase[i], lastSeq: seq, mark: mark}) {
 			if wk != nil {
 				wk.queue(c.mb)
 			} else {
@@ -674,6 +683,12 @@ func (r *Room) sample(tick uint32, t0, t1, t2, t3, t4 time.Time, late time.Durat
 	tw.Tick, tw.DrainNs, tw.StepNs, tw.EncodeNs = tick, ns(t1.Sub(t0)), ns(t2.Sub(t1)), ns(t3.Sub(t2))
 	tw.HandoffNs, tw.Allocs, tw.LateUs = ns(t4.Sub(t3)), uint32(allocs), ns(late/time.Microsecond)
 	tw.StartUnixUs, tw.Clients = t0.UnixMicro(), uint32(len(r.clients))
+	tw.PrevWritesNs = 0
+	if prev := &r.marks[(tick-1)%uint32(len(r.marks))]; prev.tick.Load() == tick-1 {
+		if end := prev.end.Load(); end > 0 {
+			tw.PrevWritesNs = ns(time.Duration(end - prev.start.Load()))
+		}
+	}
 	for _, at := range r.holdAt {
 		if len(r.holds) < maxHoldSamples {
 			var h *pb.InputHold

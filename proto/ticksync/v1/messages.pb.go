@@ -1319,7 +1319,11 @@ type TickWork struct {
 	// start_unix_us is when the tick started (Unix microseconds).
 	StartUnixUs int64 `protobuf:"varint,8,opt,name=start_unix_us,json=startUnixUs,proto3" json:"start_unix_us,omitempty"`
 	// clients is how many clients the room served this tick.
-	Clients       uint32 `protobuf:"varint,9,opt,name=clients,proto3" json:"clients,omitempty"`
+	Clients uint32 `protobuf:"varint,9,opt,name=clients,proto3" json:"clients,omitempty"`
+	// prev_writes_ns is, for the previous tick, the time from the start of its hand-off to the
+	// last of its frames written to a socket by the connections' writers (0: none written yet).
+	// The writers finish after a tick's own record is made, so it arrives one tick late.
+	PrevWritesNs  uint32 `protobuf:"varint,10,opt,name=prev_writes_ns,json=prevWritesNs,proto3" json:"prev_writes_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1413,6 +1417,13 @@ func (x *TickWork) GetStartUnixUs() int64 {
 func (x *TickWork) GetClients() uint32 {
 	if x != nil {
 		return x.Clients
+	}
+	return 0
+}
+
+func (x *TickWork) GetPrevWritesNs() uint32 {
+	if x != nil {
+		return x.PrevWritesNs
 	}
 	return 0
 }
@@ -1725,7 +1736,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"b\n" +
 	"\x05Stats\x12+\n" +
 	"\x05ticks\x18\x01 \x03(\v2\x15.ticksync.v1.TickWorkR\x05ticks\x12,\n" +
-	"\x05holds\x18\x02 \x03(\v2\x16.ticksync.v1.InputHoldR\x05holds\"\x81\x02\n" +
+	"\x05holds\x18\x02 \x03(\v2\x16.ticksync.v1.InputHoldR\x05holds\"\xa7\x02\n" +
 	"\bTickWork\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x19\n" +
 	"\bdrain_ns\x18\x02 \x01(\rR\adrainNs\x12\x17\n" +
@@ -1736,7 +1747,9 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x06allocs\x18\x06 \x01(\rR\x06allocs\x12\x17\n" +
 	"\alate_us\x18\a \x01(\rR\x06lateUs\x12&\n" +
 	"\rstart_unix_us\x18\b \x01(\x03B\x020\x02R\vstartUnixUs\x12\x18\n" +
-	"\aclients\x18\t \x01(\rR\aclients\"=\n" +
+	"\aclients\x18\t \x01(\rR\aclients\x12$\n" +
+	"\x0eprev_writes_ns\x18\n" +
+	" \x01(\rR\fprevWritesNs\"=\n" +
 	"\tInputHold\x12\x17\n" +
 	"\await_us\x18\x01 \x01(\rR\x06waitUs\x12\x17\n" +
 	"\ahold_us\x18\x02 \x01(\rR\x06holdUs\"i\n" +
