@@ -128,7 +128,9 @@ func (r *rig) runCapacity(ctx context.Context) (*result, error) {
 			r.stepping = true
 			r.fill(cur, m)
 			r.stepping = false
-			st := capStep{Players: players, Rooms: len(r.rooms), TickP99Ms: cur.TickWorkMs.P99, MissedTicks: cur.MissedTicks,
+			// BurstP99Ms (the frames' writes after hand-off) is reported beside the floor's
+			// write burst, not budgeted: BENCHMARK.md's budget for the server is tick work.
+			st := capStep{Players: players, Rooms: len(r.rooms), TickP99Ms: cur.TickWorkMs.P99, BurstP99Ms: cur.FrameWritesMs.P99, MissedTicks: cur.MissedTicks,
 				ServerCPUPct: cur.ServerCPUUtilPct, LoadgenCPU: cur.LoadgenCPUUtilPct, Saturated: cur.LoadgenSaturated}
 			if cur.OtherCPUUtilPct != nil {
 				st.OtherCPU = *cur.OtherCPUUtilPct
@@ -146,8 +148,8 @@ func (r *rig) runCapacity(ctx context.Context) (*result, error) {
 				st.OK = true
 			}
 			patch = cur.BytesPerPatchMean
-			fmt.Fprintf(r.stderr, "ticksync bench: R: %d players: tick p99 %.3f ms, server CPU %.1f%%, load generator %.1f%%, others %.0f%% %s\n",
-				players, st.TickP99Ms, st.ServerCPUPct, st.LoadgenCPU, st.OtherCPU, okWhy(st))
+			fmt.Fprintf(r.stderr, "ticksync bench: R: %d players: tick p99 %.3f ms, frame writes p99 %.2f ms, server CPU %.1f%%, load generator %.1f%%, others %.0f%% %s\n",
+				players, st.TickP99Ms, st.BurstP99Ms, st.ServerCPUPct, st.LoadgenCPU, st.OtherCPU, okWhy(st))
 			return st, cur, nil
 		},
 	}, ppr, r.o.stepRooms, r.o.maxPlayers)

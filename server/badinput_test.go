@@ -529,3 +529,36 @@ func TestPprof(t *testing.T) {
 	code, _ = get(off, "/debug/pprof/")
 	assert.Equal(t, http.StatusNotFound, code)
 }
+
+// TestMaxConnsBacklog: past -max-conns a connection waits in the listen backlog: its
+// handshake is not answered while every slot is taken, and proceeds once one frees.
+func TestMaxConnsBacklog(t *testing.T) {
+	ts := startServer(t, Config{TickRate: 20, MaxConns: 2, MaxConnsPerIP: -1}, nil)
+	a := ts.dial(t, dialOpts{})
+	b := ts.dial(t, dialOpts{})
+	b.join(&pb.Join{Room: "r", Game: "arena", CreateIfMissing: true})
+	b.welcomed()
+	type dialed struct {
+		c   *tclient
+		err error
+	}
+	third := make(chan dialed, 1)
+	go func() {
+		c, err := dialClient(t, ts.wsURL(""), dialOpts{})
+		third <- dialed{c, err}
+	}()
+	select {
+	case d := <-third:
+		t.Fatalf("a third connection was served with -max-conns 2 (err %v)", d.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	_ = a.ws.NetConn().Close() // the server sees EOF, closes its side, and frees the slot
+	select {
+	case d := <-third:
+		require.NoError(t, d.err)
+		d.c.join(&pb.Join{Room: "r"})
+		d.c.welcomed()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting connection was not served after a slot freed")
+	}
+}

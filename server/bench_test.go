@@ -215,3 +215,29 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkDecodeInput: an input message through the allocation-free fast path and through
+// the reflective decoder it falls back to (compare the two in one run).
+func BenchmarkDecodeInput(b *testing.B) {
+	msg, err := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: &pb.Input{
+		Seq: 123456, ClientTimeUs: 1_764_000_000_000_000, Values: []int32{1000, -1000, 0, 250}}}})
+	require.NoError(b, err)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		vals := make([]int32, 0, 8)
+		for b.Loop() {
+			if _, _, ok := fastInput(msg, vals[:0], 4); !ok {
+				b.Fatal("not taken")
+			}
+		}
+	})
+	b.Run("proto", func(b *testing.B) {
+		b.ReportAllocs()
+		var m pb.ClientMessage
+		for b.Loop() {
+			if err := decodeClientMessage(msg, &m, 4); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
