@@ -19,6 +19,8 @@ type plotData struct {
 	waitUs  []float64
 	// beyondUs is each input's hold minus its wait.
 	beyondUs []float64
+	// writesUs is, per tick, its hand-off start to the last of its frames on a socket.
+	writesUs []float64
 }
 
 // series is one curve: a distribution drawn as its quantile function.
@@ -58,6 +60,7 @@ func renderPlot(res *result) []byte {
 		{"server hold", "#d62728", p.holdUs},
 		{"wait for tick", "#1f77b4", p.waitUs},
 		{"hold − wait", "#ff7f0e", p.beyondUs},
+		{"frame writes after hand-off (per tick)", "#9467bd", p.writesUs},
 	})
 	b.WriteString("</svg>\n")
 	return b.Bytes()

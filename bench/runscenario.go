@@ -184,6 +184,6 @@ func (r *rig) fill(res *result, m *measured) {
 	}
 	res.plot = &plotData{
 		tickUs: ts.totalUs, phaseUs: [4][]float64{ts.drainUs, ts.stepUs, ts.encUs, ts.handUs},
-		rttUs: rttUs, holdUs: ts.holdUs, waitUs: ts.waitUs, beyondUs: ts.beyondUs,
+		rttUs: rttUs, holdUs: ts.holdUs, waitUs: ts.waitUs, beyondUs: ts.beyondUs, writesUs: ts.writesUs,
 	}
 }

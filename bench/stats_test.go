@@ -271,6 +271,9 @@ func TestComparison(t *testing.T) {
 	old.Date, old.BytesPerPatchMean = "2025-01-01T00:00:00Z", 99999 // older: not compared
 	require.NoError(t, appendJSONL(ours, a))
 	require.NoError(t, appendJSONL(ours, old))
+	rec := sampleResult()
+	rec.Date, rec.Recording, rec.BytesPerPatchMean = "2099-01-01T00:00:00Z", true, 77777 // newer, but recording: not the headline
+	require.NoError(t, appendJSONL(ours, rec))
 	b := sampleResult()
 	b.Server, b.BytesPerPatchMean, b.ServerCPUUtilPct = "colyseus", 21474, 30
 	require.NoError(t, appendJSONL(peer, b))
@@ -278,6 +281,7 @@ func TestComparison(t *testing.T) {
 	require.NoError(t, writeComparison(&out, ours, peer))
 	assert.Contains(t, out.String(), "| bytes per patch | 1500 | 21474 | 0.0699 | ≤ 0.1 |")
 	assert.Contains(t, out.String(), "| server CPU % of a core | 15 | 30 | 0.5 |")
+	assert.NotContains(t, out.String(), "77777")
 
 	other := sampleResult()
 	other.Scenario = "C"
