@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -187,6 +188,9 @@ func writeMarkdown(w io.Writer, r *result) {
 		{"client decode ms per patch (Go)", fmt.Sprintf("%.4f", r.ClientDecodeMsPerPatch)},
 		{"load generator CPU % (max per process)", fmt.Sprintf("%.1f (%.1f, %d procs)%s", r.LoadgenCPUUtilPct, r.LoadgenMaxProcPct, r.LoadgenProcs, satNote(r.LoadgenSaturated))},
 	}
+	if r.Server == "floor" { // a bare TCP server: no game, no WebSocket, no stats to show
+		rows = slices.DeleteFunc(rows, func(row [2]string) bool { return !floorRows[row[0]] })
+	}
 	if r.Floor != nil {
 		rows = append(rows, [2]string{"floor: CPU %, burst p99 ms", fmt.Sprintf("%.1f, %.2f (%d conns, %d B frames)",
 			r.Floor.CPUUtilPct, r.Floor.WriteBurstP99Ms, r.Floor.Clients, r.Floor.FrameBytes)})
@@ -202,6 +206,13 @@ func writeMarkdown(w io.Writer, r *result) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\n> %s\n", n)
 	}
+}
+
+// floorRows are the rows a floor-only run has values for.
+var floorRows = map[string]bool{
+	"scenario": true, "server": true, "machine": true, "patches/s per client": true,
+	"bytes/s per client": true, "bytes per patch (mean)": true, "server CPU % of a core": true,
+	"server RSS MB (peak)": true, "load generator CPU % (max per process)": true,
 }
 
 func satNote(sat bool) string {

@@ -218,6 +218,20 @@ var sharedNested = map[string][]string{
 	"tick_interval_ms": {"p99", "max"},
 }
 
+// TestMarkdownFloor: a floor-only run shows what a bare TCP server has, not empty game rows.
+func TestMarkdownFloor(t *testing.T) {
+	r := sampleResult()
+	r.Server, r.Scenario = "floor", "floor"
+	r.Floor = &floorResult{Clients: 200, FrameBytes: 2000, CPUUtilPct: 9.5, WriteBurstP99Ms: 2.5}
+	var b bytes.Buffer
+	writeMarkdown(&b, r)
+	out := b.String()
+	assert.Contains(t, out, "| server CPU % of a core |")
+	assert.Contains(t, out, "| floor: CPU %, burst p99 ms | 9.5, 2.50 (200 conns, 2000 B frames) |")
+	assert.NotContains(t, out, "RTT")
+	assert.NotContains(t, out, "tick work")
+}
+
 func TestMarkdown(t *testing.T) {
 	var b bytes.Buffer
 	writeMarkdown(&b, sampleResult())
