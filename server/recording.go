@@ -292,10 +292,11 @@ func syncDir(dir string) error {
 // recEntry is one queued tick: its inputs copied into entry-owned memory, and the ring's state
 // of the tick (immutable until the ring wraps; the queue is bounded well below that).
 type recEntry struct {
-	tick   uint32
-	inputs []sim.Input
-	vals   []int32
-	st     *sim.State
+	tick       uint32
+	inputs     []sim.Input
+	vals       []int32
+	reconnects []uint32
+	st         *sim.State
 }
 
 // fileRecorder records one room (RELIABILITY.md §6). The room goroutine calls Tick and Close;
@@ -338,7 +339,7 @@ func (r *fileRecorder) Path() string { return r.path }
 
 // Tick queues tick for the writer. With the queue full it fails the recording, which ends at
 // the last tick written: a prefix of the match, never one with gaps.
-func (r *fileRecorder) Tick(tick uint32, inputs []sim.Input, st *sim.State) error {
+func (r *fileRecorder) Tick(tick uint32, inputs []sim.Input, reconnects []uint32, st *sim.State) error {
 	if r.failed.Load() {
 		return r.failure()
 	}
@@ -354,6 +355,7 @@ func (r *fileRecorder) Tick(tick uint32, inputs []sim.Input, st *sim.State) erro
 		return r.failure()
 	}
 	e.tick, e.st = tick, st
+	e.reconnects = append(e.reconnects[:0], reconnects...)
 	e.inputs = append(e.inputs[:0], inputs...)
 	e.vals = e.vals[:0]
 	for i := range inputs {
@@ -475,7 +477,7 @@ func (r *fileRecorder) write(e *recEntry) {
 	if e.tick%r.k == 0 {
 		ws = e.st.Save()
 	}
-	err := r.w.WriteTick(e.tick, e.inputs, hash, nil)
+	err := r.w.WriteTick(e.tick, e.inputs, hash, e.reconnects)
 	if err == nil && ws != nil {
 		err = r.w.WriteKeyframe(e.tick, ws)
 		if err == nil && r.sync {

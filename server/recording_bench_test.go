@@ -90,7 +90,7 @@ func BenchmarkRecorderTick(b *testing.B) {
 		n++
 		b.StartTimer()
 		t1 := time.Now()
-		err := rec.Tick(n, r.inputs, cur)
+		err := rec.Tick(n, r.inputs, nil, cur)
 		records += time.Since(t1)
 		b.StopTimer()
 		require.NoError(b, err)

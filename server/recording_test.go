@@ -37,8 +37,8 @@ type pacedRecorder struct {
 	paced atomic.Bool
 }
 
-func (p *pacedRecorder) Tick(tick uint32, inputs []sim.Input, st *sim.State) error {
-	err := p.fileRecorder.Tick(tick, inputs, st)
+func (p *pacedRecorder) Tick(tick uint32, inputs []sim.Input, reconnects []uint32, st *sim.State) error {
+	err := p.fileRecorder.Tick(tick, inputs, reconnects, st)
 	if err == nil && p.paced.Load() {
 		p.waitWritten(tick)
 	}
@@ -74,15 +74,16 @@ func (rs *recorders) last() *pacedRecorder {
 // the room's own command queue and inboxes; each tick, every connection's frame is taken and
 // released as its writer would. The clock advances one tick interval per tick.
 type matchDriver struct {
-	t     testing.TB
-	s     *Server
-	r     *Room
-	rng   sim.Rand
-	mu    sync.Mutex
-	now   time.Time
-	conns []*driverConn
-	joins int
-	moves int
+	t        testing.TB
+	s        *Server
+	r        *Room
+	rng      sim.Rand
+	mu       sync.Mutex
+	now      time.Time
+	conns    []*driverConn
+	joins    int
+	moves    int
+	scripted bool // no random events: the test queues its own
 }
 
 type driverConn struct {
@@ -161,7 +162,9 @@ func (d *matchDriver) events() {
 
 // tick runs one tick and plays every connection's writer.
 func (d *matchDriver) tick() bool {
-	d.events()
+	if !d.scripted {
+		d.events()
+	}
 	ok := d.r.Tick()
 	d.mu.Lock()
 	d.now = d.now.Add(time.Second / time.Duration(d.s.cfg.TickRate))
@@ -571,4 +574,62 @@ func TestRecordingTickDoesNotAllocate(t *testing.T) {
 	})
 	require.Zero(t, allocs, "allocations per tick")
 	require.NoError(t, rec.failure())
+}
+
+// TestRecordingMarksReconnects: a player that drops and resumes its held seat is marked in the
+// recording at the tick it came back (a mark for viewers, not an input), and the replay
+// server lists it among the marks.
+func TestRecordingMarksReconnects(t *testing.T) {
+	dir := t.TempDir()
+	var recs recorders
+	d := newMatchDriver(t, 1, Config{NewRecorder: recs.wrap(t, FileRecorderOptions{Dir: dir}), ReconnectGrace: time.Minute})
+	d.scripted = true
+	rec := recs.last()
+	d.join()
+	d.join()
+	for range 3 {
+		require.True(t, d.tick())
+	}
+	st := d.conns[0].seat
+	require.NotNil(t, st)
+	player, session := st.player, st.session
+	d.remove(0, cmdGone)
+	for range 5 {
+		require.True(t, d.tick())
+	}
+	back := newConn(d.s, nil, "", nil)
+	require.True(t, d.r.enqueue(roomCmd{kind: cmdJoin, c: back, join: joinReq{player: player, resume: true, session: session}}))
+	d.conns = append(d.conns, &driverConn{c: back})
+	require.True(t, d.tick())
+	resumedAt := d.r.CurrentTick()
+	require.Equal(t, st, back.seat.Load(), "the held seat was resumed")
+	for range 3 {
+		require.True(t, d.tick())
+	}
+	rec.waitWritten(d.r.CurrentTick())
+	require.True(t, d.s.CloseRoom("match"))
+	<-d.r.Done()
+	require.NoError(t, rec.result)
+
+	r := openReader(t, rec.Path())
+	marked := map[uint32][]uint32{}
+	it := r.Ticks(1)
+	for it.Next() {
+		if rc := it.Record().GetReconnects(); len(rc) > 0 {
+			marked[it.Record().GetTick()] = rc
+		}
+	}
+	require.NoError(t, it.Err())
+	assert.Equal(t, map[uint32][]uint32{resumedAt: {player}}, marked)
+	require.NoError(t, replay.Verify(r, d.s.cfg.Games.Lookup, nil), "marks do not change the re-simulation")
+
+	var found bool
+	for _, m := range readMarks(r) {
+		if m.GetKind() == pb.ReplayMarkKind_REPLAY_MARK_KIND_RECONNECT {
+			assert.Equal(t, resumedAt, m.GetTick())
+			assert.Equal(t, player, m.GetPlayer())
+			found = true
+		}
+	}
+	assert.True(t, found, "the replay server's marks include the reconnect")
 }

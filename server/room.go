@@ -111,6 +111,7 @@ type Room struct {
 	nextPlayer uint32
 	busy       []roomCmd // commands being processed (swapped with cmds)
 	inputs     []sim.Input
+	resumes    []uint32 // players that resumed a held seat in this tick (the recording's marks)
 	vals       []int32
 	holdAt     []time.Time
 	bases      []uint32
@@ -300,7 +301,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 		allocs0 = r.readAllocs()
 	}
 	t0 := time.Now()
-	r.inputs, r.vals, r.holdAt = r.inputs[:0], r.vals[:0], r.holdAt[:0]
+	r.inputs, r.vals, r.holdAt, r.resumes = r.inputs[:0], r.vals[:0], r.holdAt[:0], r.resumes[:0]
 	r.expire(now) // before anything else appends: a freed seat's leave is this tick's input
 	r.commands(now)
 	r.drain(measuring)
@@ -454,6 +455,9 @@ func (r *Room) join(c *conn, j *joinReq, now time.Time) error {
 	if j.wantStats {
 		r.statSubs = append(r.statSubs, c)
 	}
+	if resumed {
+		r.resumes = append(r.resumes, s.player)
+	}
 	return nil
 }
 
@@ -564,7 +568,7 @@ func (r *Room) record(tick uint32, cur *sim.State) {
 	if r.recorder == nil {
 		return
 	}
-	if err := r.recorder.Tick(tick, r.inputs, cur); err != nil {
+	if err := r.recorder.Tick(tick, r.inputs, r.resumes, cur); err != nil {
 		r.log.Error("recording stopped", "tick", tick, "err", err)
 		_ = r.recorder.Close("error: " + err.Error())
 		r.recorder, r.recordErr = nil, err

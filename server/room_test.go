@@ -81,7 +81,7 @@ type fakeRecorder struct {
 	closed string
 }
 
-func (f *fakeRecorder) Tick(tick uint32, inputs []sim.Input, st *sim.State) error {
+func (f *fakeRecorder) Tick(tick uint32, inputs []sim.Input, _ []uint32, st *sim.State) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if st.Tick() != tick {
