@@ -107,6 +107,13 @@ class Server {
     });
     this.ready = new Promise((resolve) => this.wss.on("listening", () => resolve()));
   }
+  /** accept takes the next connection, reads its join and welcomes it (over: welcome fields). */
+  async accept(over: Record<string, unknown> = {}): Promise<Conn> {
+    const conn = await this.conns.next();
+    await conn.next("join");
+    conn.welcome(over);
+    return conn;
+  }
   get url(): string {
     const a = this.wss.address();
     if (typeof a === "string" || a === null) throw new Error("no address");
@@ -245,9 +252,7 @@ describe("client", () => {
       },
     });
     const frames = events(c, "frame");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     const s1 = world(1);
     conn.sendRaw(frame(null, s1));
     await frames.next();
@@ -310,9 +315,7 @@ describe("client", () => {
     const c = open(s);
     const frames = events(c, "frame");
     const statuses = events(c, "replayStatus");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome({ replay: true, spectator: true, playerId: 0 });
+    const conn = await s.accept({ replay: true, spectator: true, playerId: 0 });
     conn.send({ case: "replayStatus", value: { tick: 1, firstTick: 1, lastTick: 900, playing: true, speedPct: 100, name: "m1" } });
     assert.equal((await statuses.next()).lastTick, 900);
     const s1 = world(1);
@@ -332,9 +335,7 @@ describe("client", () => {
     const s = await server();
     const c = open(s, { pingIntervalMs: 1000 });
     const welcome = events(c, "welcome");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     await welcome.next();
     const ping = await conn.msgs.next();
     assert.equal(ping.kind.case, "ping");
@@ -352,9 +353,7 @@ describe("client", () => {
     const frames = events(c, "frame");
     const reconnecting = events(c, "reconnecting");
     const reconnected = events(c, "reconnected");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     const s1 = world(1);
     conn.sendRaw(frame(null, s1));
     const s2 = advance(s1, 2);
@@ -405,9 +404,7 @@ describe("client", () => {
       const welcome = events(c, "welcome");
       const closes = events(c, "close");
       const reconnecting = events(c, "reconnecting");
-      const conn = await s.conns.next();
-      await conn.next("join");
-      conn.welcome();
+      const conn = await s.accept();
       await welcome.next();
       if (code === 1006) conn.ws.terminate();
       else if (code === 1002 || code === 1011 || code === 1009) conn.ws.close(code, reason); // ws may send these
@@ -435,9 +432,7 @@ describe("client", () => {
     const welcome = events(c, "welcome");
     const closes = events(c, "close");
     const kicks = events(c, "kick");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     await welcome.next();
     conn.send({ case: "kick", value: { code: 4010, reason: "replaced by a newer session" } });
     assert.equal((await kicks.next()).code, 4010);
@@ -463,9 +458,7 @@ describe("client", () => {
     s.reject = 2;
     const c = open(s);
     const welcome = events(c, "welcome");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     await welcome.next();
     assert.equal(s.handshakes, 3);
     c.close();
@@ -476,9 +469,7 @@ describe("client", () => {
     const c = open(s);
     const frames = events(c, "frame");
     const desyncs = events(c, "desync");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     const s1 = world(1);
     conn.sendRaw(frame(null, s1));
     await frames.next();
@@ -529,9 +520,7 @@ describe("client", () => {
     const c = open(s);
     const frames = events(c, "frame");
     const errors = events(c, "error");
-    const conn = await s.conns.next();
-    await conn.next("join");
-    conn.welcome();
+    const conn = await s.accept();
     const s1 = world(1);
     conn.sendRaw(frame(null, s1));
     await frames.next();
