@@ -79,6 +79,7 @@ func (c *conn) fail(err error) {
 	c.once.Do(func() {
 		c.err = err
 		close(c.closing)
+		c.mb.wake()
 	})
 }
 
@@ -99,6 +100,7 @@ func (c *conn) kickStuckWriter() { _ = c.ws.NetConn().SetWriteDeadline(c.srv.cfg
 func (c *conn) sendControl(b []byte) bool {
 	select {
 	case c.ctrl <- b:
+		c.mb.wake()
 		return true
 	default:
 		c.fail(errControlFull)
@@ -106,8 +108,11 @@ func (c *conn) sendControl(b []byte) bool {
 	}
 }
 
-// writeLoop is the connection's only writer: control messages first, then the newest frame,
-// pings on the interval; every write under a deadline.
+// writeLoop is the connection's only writer: control messages first, then pongs, then the
+// newest frame, and pings on the interval; every write under a deadline. It sleeps on two
+// channels: the ping ticker and the mailbox's notify, which every producer signals after it
+// has published (a frame, a control message, a pong, a failure, the socket's end), so a
+// signal is never lost and the wait stays a two-case select.
 func (c *conn) writeLoop() {
 	cfg := &c.srv.cfg
 	ping := time.NewTicker(cfg.PingInterval)
@@ -124,12 +129,21 @@ func (c *conn) writeLoop() {
 		default:
 		}
 		select {
-		case <-c.closing:
-			c.writeClose()
-			return
-		case <-c.gone:
+		case p := <-c.pong:
+			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePong(p) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case <-c.gone: // the socket is closed: nothing more can be written
 			return
 		default:
+		}
+		if c.isClosing() {
+			c.writeClose()
+			return
 		}
 		if f, ok := c.mb.take(); ok {
 			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
@@ -150,24 +164,11 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		select {
-		case b := <-c.ctrl:
-			if !c.write(b) {
-				return
-			}
 		case <-c.mb.notify:
-		case p := <-c.pong:
-			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePong(p) != nil {
-				return
-			}
 		case <-ping.C:
 			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePing(nil) != nil {
 				return
 			}
-		case <-c.closing:
-			c.writeClose()
-			return
-		case <-c.gone:
-			return
 		}
 	}
 }
@@ -233,10 +234,56 @@ func playerID(c *conn) uint32 {
 // handler is the gws event handler; its callbacks run on each connection's read goroutine.
 type handler struct{ srv *Server }
 
+// connOf returns ws's connection (every message looks it up: a field, not gws's default
+// map behind a lock).
 func connOf(ws *gws.Conn) *conn {
-	v, _ := ws.Session().Load("c")
-	c, _ := v.(*conn)
-	return c
+	if s, ok := ws.Session().(*session); ok {
+		return s.c.Load()
+	}
+	return nil
+}
+
+// session is a connection's gws session storage: it holds its *conn under the key "c" and
+// nothing else (ServerOption.NewSession).
+type session struct{ c atomic.Pointer[conn] }
+
+func newSession() gws.SessionStorage { return &session{} }
+
+// Len is 1 once the connection is stored.
+func (s *session) Len() int {
+	if s.c.Load() == nil {
+		return 0
+	}
+	return 1
+}
+
+// Load returns the connection for key "c".
+func (s *session) Load(key string) (any, bool) {
+	if c := s.c.Load(); key == "c" && c != nil {
+		return c, true
+	}
+	return nil, false
+}
+
+// Delete forgets the connection for key "c".
+func (s *session) Delete(key string) {
+	if key == "c" {
+		s.c.Store(nil)
+	}
+}
+
+// Store keeps value under "c" when it is a *conn; other keys and values are not kept.
+func (s *session) Store(key string, value any) {
+	if c, ok := value.(*conn); ok && key == "c" {
+		s.c.Store(c)
+	}
+}
+
+// Range calls f with the connection, if stored.
+func (s *session) Range(f func(key string, value any) bool) {
+	if c := s.c.Load(); c != nil {
+		f("c", c)
+	}
 }
 
 // OnOpen arms the read deadline and the join timer and starts the writer.
@@ -283,6 +330,7 @@ func (h handler) OnClose(ws *gws.Conn, err error) {
 	}
 	c.fail(errLeave) // no-op when already failing; stops the writer
 	close(c.gone)
+	c.mb.wake()
 	c.mb.close()
 	if r := c.room.Load(); r != nil {
 		r.enqueue(roomCmd{kind: cmdGone, c: c})
@@ -296,6 +344,7 @@ func (h handler) OnPing(ws *gws.Conn, payload []byte) {
 	c.refreshRead(c.srv.cfg.Now())
 	select {
 	case c.pong <- append([]byte(nil), payload...):
+		c.mb.wake()
 	default:
 	}
 }

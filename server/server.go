@@ -65,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 		// Clients send small messages (an input is ~20 B); gws's 4 KB default per connection
 		// is 800 KB of idle buffers at 200 players. Larger messages are read through it.
 		ReadBufferSize: readBufferSize,
+		NewSession:     newSession,
 		SubProtocols:   []string{Subprotocol},
 		Logger:         gwsLogger{s.log},
 		// ParallelEnabled and PermessageDeflate stay off: parallel handling reorders a
