@@ -71,7 +71,8 @@ type writeMark struct {
 	end   atomic.Int64
 }
 
-// written records that f's frame reached its socket now.
+// written records that a frame of tick reached its socket now (a later tick's mark is left
+// alone).
 func (w *writeMark) written(tick uint32) {
 	if w.tick.Load() != tick {
 		return
