@@ -182,11 +182,7 @@ func (c *conn) writeLoop() {
 func (c *conn) frameDeadline(set *time.Time) bool {
 	d := c.srv.cfg.WriteTimeout
 	now := c.srv.cfg.Now()
-	if !set.IsZero() && now.Sub(*set) < d/32 {
-		return true
-	}
-	*set = now
-	return c.ws.SetWriteDeadline(now.Add(d)) == nil
+	return !moveDue(set, now, d) || c.ws.SetWriteDeadline(now.Add(d)) == nil
 }
 
 func (c *conn) deadline(d time.Duration) bool {
@@ -306,11 +302,20 @@ func (h handler) OnOpen(ws *gws.Conn) {
 func (c *conn) refreshRead(now time.Time) {
 	cfg := &c.srv.cfg
 	span := cfg.PingInterval + cfg.PongTimeout
-	if !c.readSet.IsZero() && now.Sub(c.readSet) < span/32 {
-		return
+	if moveDue(&c.readSet, now, span) {
+		_ = c.ws.SetReadDeadline(now.Add(span))
 	}
-	c.readSet = now
-	_ = c.ws.SetReadDeadline(now.Add(span))
+}
+
+// moveDue reports whether a deadline of span last moved at *set should move again at now: at
+// most once per span/32, so it ends between 31/32 of span and span after the latest call. It
+// records now when it says yes.
+func moveDue(set *time.Time, now time.Time, span time.Duration) bool {
+	if !set.IsZero() && now.Sub(*set) < span/32 {
+		return false
+	}
+	*set = now
+	return true
 }
 
 // OnClose counts the close, stops the writer, and tells the room (the seat is held).
