@@ -14,7 +14,8 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// contractVectors mirrors ../shared/vectors/contract-vectors.json (computed outside the project).
+// contractVectors mirrors testdata/contract/contract-vectors.json: expected values computed
+// outside the project from the contract's definitions (see testdata/contract/README.md).
 type contractVectors struct {
 	Mulberry32 struct {
 		Seed  uint32   `json:"seed"`
@@ -47,26 +48,10 @@ type contractVectors struct {
 	} `json:"prediction"`
 }
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test's directory")
-		dir = parent
-	}
-}
-
 func loadVectors(t *testing.T) *contractVectors {
 	t.Helper()
-	path := filepath.Join(repoRoot(t), "..", "shared", "vectors", "contract-vectors.json")
-	data, err := os.ReadFile(path)
-	require.NoError(t, err, "contract vectors live at ../shared/vectors from the repo root")
+	data, err := os.ReadFile(filepath.Join("testdata", "contract", "contract-vectors.json"))
+	require.NoError(t, err, "contract vectors live in sim/testdata/contract")
 	var v contractVectors
 	require.NoError(t, json.Unmarshal(data, &v))
 	require.Len(t, v.Mulberry32.First, 20)

@@ -1,5 +1,5 @@
-// Contract vectors (shared/vectors/contract-vectors.json): values computed outside the project
-// that Go and JS must both match.
+// Contract vectors (sim/testdata/contract/contract-vectors.json): values computed outside the
+// project that Go and JS must both match.
 
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -20,10 +20,10 @@ interface Vectors {
   prediction: { cases: { f_prev: number; v: number; num: number; den: number; pred: number }[] };
 }
 
-const path = resolve(repoRoot, "../shared/vectors/contract-vectors.json");
+const path = resolve(repoRoot, "sim/testdata/contract/contract-vectors.json");
 
 function vectors(): Vectors {
-  assert.ok(existsSync(path), `contract vectors missing: ${path} (expected at <repo root>/../shared/vectors/)`);
+  assert.ok(existsSync(path), `contract vectors missing: ${path}`);
   return readJSON(path) as Vectors;
 }
 
