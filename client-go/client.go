@@ -88,7 +88,8 @@ type Counters struct {
 	Inputs          uint64 // inputs sent
 	FirstFrameBytes uint64 // size of the first frame after the welcome (the join's full state)
 	// DecodeNs is the time spent decoding and applying frames, view hash checks included
-	// (CountOnly: reading their headers), from the message's arrival to its callbacks.
+	// (CountOnly: reading their headers), from the message's arrival until the frame counts
+	// as applied (callbacks excluded). A frame's time is added before waiters can see it.
 	DecodeNs uint64
 }
 

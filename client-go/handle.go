@@ -95,14 +95,8 @@ func (e events) OnMessage(socket *gws.Conn, m *gws.Message) {
 		c.fail(fmt.Errorf("%w: text message", ErrProtocol))
 		return
 	}
-	now := time.Now()
-	frames := c.frames.Load()
-	if err := c.handle(m.Bytes(), now); err != nil {
+	if err := c.handle(m.Bytes(), time.Now()); err != nil {
 		c.fail(err)
-		return
-	}
-	if c.frames.Load() != frames {
-		c.decodeNs.Add(uint64(time.Since(now)))
 	}
 }
 
@@ -252,7 +246,7 @@ func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
 	prev := c.frameLocked(FrameInfo{
 		Tick: f.GetTick(), BaselineTick: f.GetBaselineTick(), LastInputSeq: f.GetLastInputSeq(),
 		HasHash: f.ViewHash != nil, Bytes: size,
-	})
+	}, now)
 	c.mu.Unlock()
 	c.applied(prev, f.GetLastInputSeq(), now)
 	if c.opts.OnFrame != nil {
@@ -262,9 +256,11 @@ func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
 	return nil
 }
 
-// frameLocked records an applied frame and returns the previous last input seq. The caller
-// wakes the waiters after running the callbacks.
-func (c *Client) frameLocked(fi FrameInfo) (prevSeq uint32) {
+// frameLocked records an applied frame, read at now, and returns the previous last input seq.
+// The decode time is added here, before the frame counts as applied: a waiter that sees the
+// frame also sees its decode time. The caller wakes the waiters after running the callbacks.
+func (c *Client) frameLocked(fi FrameInfo, now time.Time) (prevSeq uint32) {
+	c.decodeNs.Add(uint64(time.Since(now)))
 	prevSeq = c.frame.LastInputSeq
 	c.frame = fi
 	if c.frames.Add(1) == 1 {
@@ -328,7 +324,7 @@ func (c *Client) countedFrame(fi FrameInfo, now time.Time) error {
 		c.mu.Unlock()
 		return fmt.Errorf("client: frame for tick %d: %w: baseline %d, client holds %d", fi.Tick, sim.ErrBadFrame, fi.BaselineTick, held)
 	}
-	prev := c.frameLocked(fi)
+	prev := c.frameLocked(fi, now)
 	c.mu.Unlock()
 	c.applied(prev, fi.LastInputSeq, now)
 	c.notify()
