@@ -24,16 +24,26 @@ func TestTwoClientsSeeEachOtherMove(t *testing.T) {
 	assert.Equal(t, "arena", wb.GetGame())
 	assert.Equal(t, uint32(100), wb.GetTickRate())
 
-	a.input(1, 1500, -700)
-	b.input(1, -2500, 900)
 	for _, c := range []*tclient{a, b} {
-		c.waitFor("both players moving", func(c *tclient) bool {
+		c.waitFor("both players spawned", func(c *tclient) bool {
 			if c.mirror == nil {
 				return false
 			}
-			avx, avy, ok1 := c.playerVel(wa.GetPlayerId())
-			bvx, bvy, ok2 := c.playerVel(wb.GetPlayerId())
-			return ok1 && ok2 && avx == 1500 && avy == -700 && bvx == -2500 && bvy == 900
+			_, _, ok1 := c.playerVel(wa.GetPlayerId())
+			_, _, ok2 := c.playerVel(wb.GetPlayerId())
+			return ok1 && ok2
+		})
+	}
+	// Steer both towards the middle so no wall bounce flips a velocity before it is read back.
+	avx, avy := a.inward(wa.GetPlayerId(), 0, 1500), a.inward(wa.GetPlayerId(), 1, 700)
+	bvx, bvy := b.inward(wb.GetPlayerId(), 0, 2500), b.inward(wb.GetPlayerId(), 1, 900)
+	a.input(1, avx, avy)
+	b.input(1, bvx, bvy)
+	for _, c := range []*tclient{a, b} {
+		c.waitFor("both players moving", func(c *tclient) bool {
+			ax, ay, ok1 := c.playerVel(wa.GetPlayerId())
+			bx, by, ok2 := c.playerVel(wb.GetPlayerId())
+			return ok1 && ok2 && ax == avx && ay == avy && bx == bvx && by == bvy
 		})
 	}
 	a.waitFor("a hash checked", func(c *tclient) bool { return c.hashes > 2 })
@@ -53,7 +63,9 @@ func TestInputInNextFrame(t *testing.T) {
 	s := r.seatsSnapshot(w.GetPlayerId())
 	require.NotNil(t, s)
 
-	a.input(1, 1234, -4321)
+	// Towards the middle: a spawn near a wall would bounce the player and flip the velocity.
+	wantVX, wantVY := a.inward(w.GetPlayerId(), 0, 1234), a.inward(w.GetPlayerId(), 1, 4321)
+	a.input(1, wantVX, wantVY)
 	deadline := time.Now().Add(waitTimeout)
 	for s.in.pending() == 0 { // the input is in the inbox (read goroutine done)
 		require.True(t, time.Now().Before(deadline))
@@ -70,8 +82,8 @@ func TestInputInNextFrame(t *testing.T) {
 	assert.Equal(t, uint32(1), a.lastSeq)
 	vx, vy, ok := a.playerVel(w.GetPlayerId())
 	require.True(t, ok)
-	assert.Equal(t, int32(1234), vx)
-	assert.Equal(t, int32(-4321), vy)
+	assert.Equal(t, wantVX, vx)
+	assert.Equal(t, wantVY, vy)
 }
 
 // TestSlowReaderDoesNotStallOthers: one client stops reading (its socket buffers are tiny, so

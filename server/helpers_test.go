@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 	"github.com/ticksync/ticksync/sim"
+	"github.com/ticksync/ticksync/sim/arena"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -303,20 +304,45 @@ func (c *tclient) welcomed() *pb.Welcome {
 	return c.welcome
 }
 
-// playerEntity returns the (vx, vy) of the arena player entity owned by id in the mirror.
+// playerVel returns the (vx, vy) of the arena player entity owned by id in the mirror.
 func (c *tclient) playerVel(id uint32) (vx, vy int32, ok bool) {
+	_, _, vx, vy, ok = c.player(id)
+	return vx, vy, ok
+}
+
+// player returns the position and velocity of the arena player entity owned by id in the mirror.
+func (c *tclient) player(id uint32) (x, y, vx, vy int32, ok bool) {
 	st := c.mirror.State()
 	s := st.Schema()
 	cls, _ := s.ClassByName("player")
 	fo, _ := s.FieldByName(cls, "player")
+	fx, _ := s.FieldByName(cls, "x")
+	fy, _ := s.FieldByName(cls, "y")
 	fvx, _ := s.FieldByName(cls, "vx")
 	fvy, _ := s.FieldByName(cls, "vy")
 	for e := sim.Entity(1); e < st.MaxID(); e++ {
 		if c2, live := st.ClassOf(e); live && c2 == cls && uint32(st.Value(e, fo)) == id {
-			return st.Value(e, fvx), st.Value(e, fvy), true
+			return st.Value(e, fx), st.Value(e, fy), st.Value(e, fvx), st.Value(e, fvy), true
 		}
 	}
-	return 0, 0, false
+	return 0, 0, 0, 0, false
+}
+
+// inward returns speed with the sign that moves the player owned by id away from the nearer
+// wall on one axis (axis 0: x, 1: y). Arena spawns players at a random position and bounces
+// them off the walls, flipping the velocity's sign: a test that expects to read back the
+// velocity it sent must steer towards the middle, or a spawn near a wall fails it.
+func (c *tclient) inward(id uint32, axis int, speed int32) int32 {
+	c.t.Helper()
+	c.mu.Lock()
+	x, y, _, _, ok := c.player(id)
+	c.mu.Unlock()
+	require.True(c.t, ok, "player %d not in the mirror", id)
+	pos := [2]int32{x, y}[axis]
+	if pos > arena.WorldSize/2 {
+		return -speed
+	}
+	return speed
 }
 
 // tickUntil ticks a manually driven room until cond holds (each tick lets sockets work).
