@@ -58,7 +58,7 @@ jstest: setup
 	cd client-js && node_modules/.bin/tsc --noEmit -p tsconfig.json
 	cd client-js && npm test
 
-# Browser tests use Debian's Chromium (TOOLCHAIN.md §5), installed here when root.
+# Browser tests use Debian's Chromium (docs/development.md, "Browser tests"), installed here when root.
 chromium:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y --no-install-recommends chromium; \

@@ -129,7 +129,7 @@ func (r *rig) runCapacity(ctx context.Context) (*result, error) {
 			r.fill(cur, m)
 			r.stepping = false
 			// BurstP99Ms (the frames' writes after hand-off) is reported beside the floor's
-			// write burst, not budgeted: BENCHMARK.md's budget for the server is tick work.
+			// write burst, not budgeted: docs/benchmark.md's budget for the server is tick work.
 			st := capStep{Players: players, Rooms: len(r.rooms), TickP99Ms: cur.TickWorkMs.P99, BurstP99Ms: cur.FrameWritesMs.P99, MissedTicks: cur.MissedTicks,
 				ServerCPUPct: cur.ServerCPUUtilPct, LoadgenCPU: cur.LoadgenCPUUtilPct, Saturated: cur.LoadgenSaturated}
 			if cur.OtherCPUUtilPct != nil {

@@ -43,7 +43,7 @@ func latestByScenario(path string, recording bool) (map[string]*result, error) {
 type compareRow struct {
 	name   string
 	get    func(*result) float64
-	target string // BENCHMARK.md's target, as a ratio to the peer where it has one
+	target string // docs/benchmark.md's target, as a ratio to the peer where it has one
 	ours   bool   // ticksync's own metric: the peer does not report it
 	count  bool   // a count: no ratio
 }

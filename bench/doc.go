@@ -1,5 +1,5 @@
 // Package bench is `ticksync bench`: the load generator and harness that measures a ticksync
-// server on the reference workload of BENCHMARK.md (the arena game) and against the machine's
+// server on the reference workload of docs/benchmark.md (the arena game) and against the machine's
 // socket floor.
 //
 // A run starts three kinds of process, so that the server's CPU and RSS are its own: the

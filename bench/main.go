@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ticksync bench [-scenario A|B|B60|B128|C|R|floor] [flags]\n\n"+
-			"Runs the BENCHMARK.md workload against a ticksync server it starts (or -target),\n"+
+			"Runs the docs/benchmark.md workload against a ticksync server it starts (or -target),\n"+
 			"appends one JSON object per run to -out, prints a markdown table and writes an SVG plot.\n\n")
 		fs.PrintDefaults()
 	}

@@ -76,7 +76,7 @@ type result struct {
 	ServerHoldMs quantiles `json:"server_hold_ms"`
 	TickWaitMs   quantiles `json:"tick_wait_ms"`
 	// HoldBeyondWaitMs is each input's server hold minus its wait for the tick: the tick's
-	// work and the hand-off to the socket (BENCHMARK.md's target: p99 ≤ 1 ms).
+	// work and the hand-off to the socket (docs/benchmark.md's target: p99 ≤ 1 ms).
 	HoldBeyondWaitMs quantiles  `json:"server_hold_beyond_wait_ms"`
 	TickWorkMs       tickWorkMs `json:"tick_work_ms"`
 	// FrameWritesMs is, per tick, the start of its hand-off to the last of its frames written

@@ -552,7 +552,7 @@ sampling:
 	if busyErr == nil && busyErr1 == nil && pid > 0 {
 		m.otherCPU = max(100*(busy1-busy0).Seconds()/m.wall.Seconds()-100*m.cpu.Seconds()/m.wall.Seconds()-m.lgCPU, 0)
 	}
-	// BENCHMARK.md: saturated at ≥ 90% of a core per process, or an event lag over a quarter
+	// docs/benchmark.md: saturated at ≥ 90% of a core per process, or an event lag over a quarter
 	// of the tick interval.
 	m.lgSaturated = m.lgMax >= 90 || m.lgLagP99Us > interval/4
 	return m, nil

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// scenario is one benchmark run's shape (BENCHMARK.md, "Scenarios"). Zero fields take the
+// scenario is one benchmark run's shape (docs/benchmark.md, "Scenarios"). Zero fields take the
 // named scenario's values.
 type scenario struct {
 	Name           string
@@ -22,7 +22,7 @@ type scenario struct {
 	Recording      bool          // run the server with recording on
 }
 
-// scenarios are BENCHMARK.md's table. R starts with one room and grows.
+// scenarios are docs/benchmark.md's table. R starts with one room and grows.
 var scenarios = map[string]scenario{
 	"A":     {Entities: 200, Clients: 50, Hz: 20},
 	"B":     {Entities: 1000, Clients: 200, Hz: 20},
@@ -33,7 +33,7 @@ var scenarios = map[string]scenario{
 	"floor": {Entities: 0, Clients: 200, Hz: 20},
 }
 
-// scenarioNames lists the scenarios in the order of BENCHMARK.md.
+// scenarioNames lists the scenarios in the order of docs/benchmark.md.
 const scenarioNames = "A, B, B60, B128, C, R, floor"
 
 // resolve fills zero fields from the named scenario and checks the result.

@@ -68,7 +68,7 @@ type Options struct {
 	OnFrame func(f *pb.Frame)
 	// OnStats is called with each Stats message.
 	OnStats func(s *pb.Stats)
-	// OnInputApplied is called once per input seq when a frame first says it was applied, with the time since SendInput sent it (BENCHMARK.md's rtt_ms).
+	// OnInputApplied is called once per input seq when a frame first says it was applied, with the time since SendInput sent it (docs/benchmark.md's rtt_ms).
 	OnInputApplied func(seq uint32, rtt time.Duration)
 
 	WriteTimeout time.Duration // per write (0: DefaultWriteTimeout)

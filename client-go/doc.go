@@ -1,6 +1,6 @@
 // Package client is ticksync's Go client: it dials a server's /ws endpoint, joins a room,
 // sends inputs and keeps a mirror of the room's state by applying frames exactly as the
-// contract says (DESIGN.md, "Applying a frame"), checking the view hash when the server sends
+// contract says (docs/protocol.md, "Applying a frame"), checking the view hash when the server sends
 // one. Tests, the benchmark's load generator, bots and Go games use it.
 //
 // A Client runs one read goroutine (gws's read loop); everything it learns (the welcome, the

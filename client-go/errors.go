@@ -27,7 +27,7 @@ func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("client: handshake refused: %d %s", e.StatusCode, e.Body)
 }
 
-// CloseError is how a connection ended: the close code and reason (RELIABILITY.md §4). A
+// CloseError is how a connection ended: the close code and reason (docs/protocol.md, "Close codes"). A
 // connection lost without a close frame reads as 1006.
 type CloseError struct {
 	Code   uint16 // WebSocket close code

@@ -64,7 +64,7 @@ func rawJoined(t testing.TB, ts *testServer, room string) *rawws.Conn {
 	}
 }
 
-// TestBadInputAfterUpgrade is RELIABILITY.md §3's table for what arrives on an open socket:
+// TestBadInputAfterUpgrade is docs/operations.md's bad-input table for what arrives on an open socket:
 // each row sends raw frames and asserts the close code and reason.
 func TestBadInputAfterUpgrade(t *testing.T) {
 	ts := startServer(t, Config{TickRate: 100, InputRate: 10, InputBurst: 5}, nil)

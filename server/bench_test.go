@@ -16,7 +16,7 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// benchRoom is BENCHMARK.md's scenario B in one room without sockets: 1,000 NPCs and 200
+// benchRoom is docs/benchmark.md's scenario B in one room without sockets: 1,000 NPCs and 200
 // seated players at 20 Hz, each connection a mailbox whose writer is emulated between ticks
 // (take the frame, release it), so every client stays in step as a real reader would.
 type benchRoom struct {

@@ -6,7 +6,7 @@ import (
 	"github.com/ticksync/ticksync/auth"
 )
 
-// WebSocket close codes (RELIABILITY.md §4).
+// WebSocket close codes (docs/protocol.md, "Close codes").
 const (
 	CodeNormal       = 1000 // normal leave
 	CodeGoingAway    = 1001 // server shutting down

@@ -10,7 +10,7 @@ import (
 // AuthMode says how connections prove who they are.
 type AuthMode string
 
-// The auth modes (DESIGN.md, "The contract").
+// The auth modes (docs/protocol.md, "Connecting").
 const (
 	// AuthAnonymous needs no token: the server assigns player ids. The default on loopback.
 	AuthAnonymous AuthMode = "anonymous"
@@ -19,7 +19,7 @@ const (
 )
 
 // Config is a server's configuration. The zero value of every field means its default, which
-// is safe on the open internet (RELIABILITY.md §2); cmd/ticksync maps each field to a flag.
+// is safe on the open internet (docs/operations.md, "Limits"); cmd/ticksync maps each field to a flag.
 type Config struct {
 	// Auth is the auth mode (default anonymous; cmd/ticksync refuses anonymous on a
 	// non-loopback address unless it is asked for explicitly).

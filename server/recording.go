@@ -18,7 +18,7 @@ import (
 	"github.com/ticksync/ticksync/sim/replay"
 )
 
-// Recording defaults (RELIABILITY.md §6).
+// Recording defaults (docs/operations.md, "Recordings").
 const (
 	// DefaultRecordKeep is how many recordings a directory keeps: the newest 100.
 	DefaultRecordKeep = 100
@@ -299,7 +299,7 @@ type recEntry struct {
 	st         *sim.State
 }
 
-// fileRecorder records one room (RELIABILITY.md §6). The room goroutine calls Tick and Close;
+// fileRecorder records one room (docs/operations.md, "Recordings"). The room goroutine calls Tick and Close;
 // a writer goroutine owns the file. Entries cycle between free and queue, so Tick neither
 // blocks nor allocates once the entries have grown to the room's inputs. Tick does not wake the
 // writer either: the writer drains the queue on its own clock, every quarter of the queue's

@@ -313,7 +313,7 @@ func (s *Server) serve(ln net.Listener, certFile, keyFile string) error {
 	return hs.Serve(ln)
 }
 
-// Shutdown stops the server gracefully (RELIABILITY.md §7): /healthz answers 503 and
+// Shutdown stops the server gracefully (docs/operations.md, "Shutdown"): /healthz answers 503 and
 // listeners close; each room finishes its tick and stops, recorders first; then every
 // connection gets 1001. Whatever is left when ctx ends is closed hard and an error returned.
 func (s *Server) Shutdown(ctx context.Context) error {

@@ -13,7 +13,7 @@ import (
 var ErrBadFrame = errors.New("sim: bad frame")
 
 // Mirror is a client's copy of the room's state, kept by applying frames in the order the
-// contract gives: despawns, spawns, then updates (DESIGN.md, "Applying a frame"). Its State is
+// contract gives: despawns, spawns, then updates (docs/protocol.md, "Applying a frame"). Its State is
 // bit-identical to the server's after every frame, so their hashes agree.
 type Mirror struct {
 	st      State

@@ -10,7 +10,7 @@ import (
 )
 
 // refFrame builds, the slow and obvious way, the ServerMessage that brings a client holding base
-// (nil: a full snapshot) to cur, straight from DESIGN.md's contract and the Frame comments. The
+// (nil: a full snapshot) to cur, straight from docs/protocol.md and the Frame comments. The
 // hand-written Encoder must produce exactly the bytes proto.Marshal makes of it (as raft's
 // quick_test holds its fast code to a simple one).
 func refFrame(base, cur *sim.State, lastSeq uint32, withHash bool) *pb.ServerMessage {

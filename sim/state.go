@@ -116,7 +116,7 @@ func (st *State) BytesValues(e Entity) [][]byte {
 	return st.bytes[int(e)*st.bstride : int(e)*st.bstride+n]
 }
 
-// Hash returns the FNV-1a 64 state hash (DESIGN.md), equal to World.Hash of the world it copies.
+// Hash returns the FNV-1a 64 state hash (docs/protocol.md, "State hash"), equal to World.Hash of the world it copies.
 func (st *State) Hash() uint64 {
 	h := newHasher()
 	for id := 1; id < len(st.cls); id++ {

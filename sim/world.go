@@ -194,7 +194,7 @@ func (w *World) SetBytes(e Entity, f BytesField, v []byte) {
 	w.classes[f.cls].bytes[f.col][row] = cp
 }
 
-// Hash returns the FNV-1a 64 state hash of the world (DESIGN.md, "State hash").
+// Hash returns the FNV-1a 64 state hash of the world (docs/protocol.md, "State hash").
 func (w *World) Hash() uint64 {
 	h := newHasher()
 	for id := 1; id < len(w.slots); id++ {

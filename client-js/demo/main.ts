@@ -48,7 +48,7 @@ const ui = {
 const hook = new Hook();
 window.__ticksync = hook;
 
-/** CountingWebSocket counts handshakes for the test hook (RELIABILITY.md §3: no retry storm). */
+/** CountingWebSocket counts handshakes for the test hook (docs/operations.md, "Bad input": no retry storm). */
 class CountingWebSocket extends WebSocket {
   constructor(url: string | URL, protocols?: string | string[]) {
     super(url, protocols);

@@ -1,5 +1,5 @@
 // Shared pieces of the browser tests: the Go binary, a real `ticksync serve` on 127.0.0.1:0
-// (stopped by PID), Chromium per TOOLCHAIN.md §5, a static server for a second origin, and a
+// (stopped by PID), Chromium per docs/development.md, "Browser tests", a static server for a second origin, and a
 // Node observer client (the TS client library over `ws`) that records what the server sent.
 
 import { execFileSync, execSync, spawn } from "node:child_process";
@@ -111,7 +111,7 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** launchBrowser starts Debian's Chromium headless exactly as TOOLCHAIN.md §5 says. */
+/** launchBrowser starts Debian's Chromium headless exactly as docs/development.md, "Browser tests" says. */
 export async function launchBrowser(): Promise<Browser> {
   const executablePath = execSync("command -v chromium").toString().trim();
   const profile = mkdtempSync(join(tmpdir(), "ticksync-pw-"));

@@ -1,6 +1,6 @@
 // Decode+apply benchmark in Chromium (not a test): scenario B's frames (1,000 NPCs + 200
 // players, scripts/scenario-b.ts) decoded and applied in a page by both decoders, timed with
-// performance.now(). Chromium per TOOLCHAIN.md §5. Target: <= 0.2 ms per delta frame.
+// performance.now(). Chromium per docs/development.md, "Browser tests". Target: <= 0.2 ms per delta frame.
 // Usage: node build/scripts/bench-decode-chromium.js [rounds]
 
 import { readFileSync } from "node:fs";

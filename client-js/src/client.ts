@@ -219,7 +219,7 @@ const defaultClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-/** MAX_FAILED_OPENS is how often a socket that never opened is retried (RELIABILITY.md §3). */
+/** MAX_FAILED_OPENS is how often a socket that never opened is retried (docs/operations.md, "Bad input"). */
 const MAX_FAILED_OPENS = 3;
 
 /**

@@ -1,4 +1,4 @@
-// Close codes (RELIABILITY.md §4): what they mean to a player and whether the client
+// Close codes (docs/protocol.md, "Close codes"): what they mean to a player and whether the client
 // reconnects by itself.
 
 /** closeMessage turns a close code and reason into a readable message. */

@@ -1,4 +1,4 @@
-// FNV-1a 64 without BigInt: the hash is kept as two uint32 halves. The state hash (DESIGN.md,
+// FNV-1a 64 without BigInt: the hash is kept as two uint32 halves. The state hash (docs/protocol.md,
 // "State hash") is computed by the mirror with this hasher.
 
 const PRIME_LO = 0x1b3; // FNV prime 0x100000001b3 = 2^40 + 0x1b3

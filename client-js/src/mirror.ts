@@ -1,5 +1,5 @@
 // The state mirror: a client's copy of the room's state, kept by applying frames as the contract
-// says (DESIGN.md, "Applying a frame"). Values are stored as int32 by id in one typed array, so
+// says (docs/protocol.md, "Applying a frame"). Values are stored as int32 by id in one typed array, so
 // the hash is bit-identical to the server's; entities are read through named, de-quantized views.
 
 import type { FrameData } from "./frame.js";
@@ -195,7 +195,7 @@ export class Mirror {
     return 0;
   }
 
-  /** hash returns the state hash (DESIGN.md) as uint32 halves, written into out. */
+  /** hash returns the state hash (docs/protocol.md, "State hash") as uint32 halves, written into out. */
   hash(out: { hi: number; lo: number } = { hi: 0, lo: 0 }): { hi: number; lo: number } {
     // Lay the state out in a reused buffer, then hash it in one tight loop.
     const classes = this.schema.classes;

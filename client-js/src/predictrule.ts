@@ -1,4 +1,4 @@
-// The contract's prediction rule (DESIGN.md, "Prediction rule").
+// The contract's prediction rule (docs/protocol.md, "Prediction rule").
 
 /**
  * predictValue returns wrap32(prev + trunc(v * num / den)), the division truncating toward zero

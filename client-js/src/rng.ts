@@ -1,4 +1,4 @@
-// mulberry32: the PRNG of the simulation (BENCHMARK.md, DESIGN.md "No floats in sim"). A game's
+// mulberry32: the PRNG of the simulation (docs/benchmark.md; DESIGN.md, "Determinism"). A game's
 // predict step may use it to draw exactly what the server draws.
 
 /** Mulberry32 is the mulberry32 generator; its whole state is one uint32. */

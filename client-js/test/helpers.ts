@@ -173,7 +173,7 @@ export function frameBytes(f: Frame): Uint8Array {
   return toBinary(ServerMessageSchema, create(ServerMessageSchema, { kind: { case: "frame", value: f } }));
 }
 
-/** stateLayout returns the bytes the state hash runs over (DESIGN.md), built independently. */
+/** stateLayout returns the bytes the state hash runs over (docs/protocol.md, "State hash"), built independently. */
 export function stateLayout(schema: Schema, s: ModelState): Uint8Array {
   const out: number[] = [];
   const u16 = (v: number) => out.push(v & 0xff, (v >>> 8) & 0xff);

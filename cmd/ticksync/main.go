@@ -21,7 +21,7 @@ func commands() []command {
 		{"serve", "host rooms over HTTP and WebSocket", runServe},
 		{"token", "mint an HMAC token for a room", runToken},
 		{"replay", "inspect, verify or serve recordings (info, verify, serve)", runReplay},
-		{"bench", "measure tick work, input latency, bytes, CPU and memory (BENCHMARK.md)", runBench},
+		{"bench", "measure tick work, input latency, bytes, CPU and memory (docs/benchmark.md)", runBench},
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 // serveFlags holds serve's flags; every default is safe on the open internet
-// (RELIABILITY.md §2).
+// (docs/operations.md, "Limits").
 type serveFlags struct {
 	addr, auth, secretFile, origins, logLevel, logFormat string
 	tlsCert, tlsKey                                      string
@@ -140,7 +140,7 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 	return 0
 }
 
-// config turns the flags into a server.Config, applying the auth-mode rules of DESIGN.md.
+// config turns the flags into a server.Config, applying the auth-mode rules of docs/operations.md, "Auth modes".
 func (f *serveFlags) config(env func(string) string, log *slog.Logger) (server.Config, error) {
 	cfg := f.cfg
 	cfg.Logger = log

@@ -10,7 +10,7 @@ import (
 )
 
 // defaultTokenTTL is a join token's life: long enough to connect, short enough that a leaked
-// URL is soon worthless (DESIGN.md: join tokens live 60 s).
+// URL is soon worthless (docs/protocol.md, "Tokens": join tokens live 60 s).
 const defaultTokenTTL = 60 * time.Second
 
 func runToken(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {

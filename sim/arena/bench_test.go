@@ -7,7 +7,7 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// scenarioB is BENCHMARK.md's scenario B: 1,000 NPCs and 200 players at 20 Hz, every player's
+// scenarioB is docs/benchmark.md's scenario B: 1,000 NPCs and 200 players at 20 Hz, every player's
 // velocity changing every tick (uniform in ±100 units/s, as the load clients send).
 type scenarioB struct {
 	g      *Game

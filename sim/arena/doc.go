@@ -1,4 +1,4 @@
-// Package arena is ticksync's demo and benchmark game: the "arena" workload of BENCHMARK.md,
+// Package arena is ticksync's demo and benchmark game: the "arena" workload of docs/benchmark.md,
 // in integers only. NPCs wander a 1000 × 1000 world, bouncing off its borders; players join,
 // steer with a velocity input and leave.
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/ticksync/ticksync/sim/arena"
 )
 
-// Scenario B (BENCHMARK.md): 1,000 NPCs and 200 players at 20 Hz, every player sending one
+// Scenario B (docs/benchmark.md): 1,000 NPCs and 200 players at 20 Hz, every player sending one
 // input per tick with vx, vy uniform in ±100 units.
 const (
 	benchNPCs    = 1000

@@ -22,7 +22,7 @@ func DefaultKeyframeEvery(tickRate uint32) uint32 { return 10 * tickRate }
 // recorder goroutine owns it. Each record goes to the underlying writer in one Write call, so a
 // crash or a failed write leaves at most one torn record at the tail, which readers drop.
 // After a failed write every method returns that error; truncating the file to Offset() makes it
-// a clean prefix again (RELIABILITY.md §6: a recording stops at a record boundary).
+// a clean prefix again (docs/operations.md, "Recordings": a recording stops at a record boundary).
 type Writer struct {
 	w         io.Writer
 	off       int64  // bytes written as whole records: the offset of the next record

@@ -14,7 +14,7 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Predict is the contract's prediction rule written out again (DESIGN.md, "Prediction rule"):
+// Predict is the contract's prediction rule written out again (docs/protocol.md, "Prediction rule"):
 // prev + trunc(v*num/den), wrapping mod 2^32.
 func Predict(prev, v, num, den int32) int32 {
 	return int32(int64(prev) + int64(v)*int64(num)/int64(den))

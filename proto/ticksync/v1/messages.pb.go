@@ -938,7 +938,7 @@ type Frame struct {
 	// bytes_values carries bytes fields of spawned entities (non-empty only) and changed bytes
 	// fields of updated ones, as absolute values.
 	BytesValues []*BytesValue `protobuf:"bytes,11,rep,name=bytes_values,json=bytesValues,proto3" json:"bytes_values,omitempty"`
-	// view_hash is the FNV-1a 64 state hash (DESIGN.md) of the client's view after applying this
+	// view_hash is the FNV-1a 64 state hash (docs/protocol.md, "State hash") of the client's view after applying this
 	// frame; present every Welcome.hash_every ticks.
 	ViewHash      *uint64 `protobuf:"fixed64,12,opt,name=view_hash,json=viewHash,proto3,oneof" json:"view_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1188,7 +1188,7 @@ func (x *Pong) GetTick() uint32 {
 }
 
 // Kick says why the server closes the connection; the close frame carries the same code and
-// reason (RELIABILITY.md §4).
+// reason (docs/protocol.md, "Close codes").
 type Kick struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// code is the WebSocket close code.

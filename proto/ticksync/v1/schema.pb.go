@@ -106,7 +106,7 @@ type FieldSpec struct {
 	// do not predict (positions, angles).
 	Interpolate bool `protobuf:"varint,7,opt,name=interpolate,proto3" json:"interpolate,omitempty"`
 	// predict_from is 1 + the index of the field this one is predicted from (e.g. x from vx), or 0
-	// when the field is not predicted. The prediction rule (DESIGN.md, "The contract"):
+	// when the field is not predicted. The prediction rule (docs/protocol.md, "Prediction rule"):
 	// pred = f[t-1] + trunc(v[t] * predict_num / predict_den), wrapping mod 2^32.
 	PredictFrom uint32 `protobuf:"varint,8,opt,name=predict_from,json=predictFrom,proto3" json:"predict_from,omitempty"`
 	// predict_num is the prediction's numerator (e.g. 1).

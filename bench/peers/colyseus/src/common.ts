@@ -19,7 +19,7 @@ export function flag(name: string, env: string, def: number): number {
   return n;
 }
 
-// mulberry32 exactly as in BENCHMARK.md: floats in [0, 1).
+// mulberry32 exactly as in docs/benchmark.md: floats in [0, 1).
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

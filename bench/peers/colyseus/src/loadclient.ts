@@ -1,5 +1,5 @@
 // Load client for the Colyseus "arena" peer: M @colyseus/sdk connections to one room, each
-// sending {vx, vy, seq, t} every 50 ms; measures what shared/BENCHMARK.md asks for and prints ONE
+// sending {vx, vy, seq, t} every 50 ms; measures what docs/benchmark.md asks for and prints ONE
 // JSON object on stdout (progress goes to stderr).
 //
 // Flags (or env): --scenario (SCENARIO, B) sets the defaults of --entities, --clients, --hz;

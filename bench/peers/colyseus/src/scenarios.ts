@@ -1,4 +1,4 @@
-// The scenarios of shared/BENCHMARK.md, by name.
+// The scenarios of docs/benchmark.md, by name.
 export interface Scenario {
   entities: number;
   clients: number;

@@ -1,4 +1,4 @@
-// The "arena" reference workload (shared/BENCHMARK.md) on Colyseus 0.18: the peer side of
+// The "arena" reference workload (docs/benchmark.md) on Colyseus 0.18: the peer side of
 // ticksync's benchmark comparison. One room, N NPCs + one entity per connected player, float64
 // state in a @colyseus/schema MapSchema, one broadcastPatch() per tick.
 //

@@ -520,7 +520,7 @@ export type Frame = Message<"ticksync.v1.Frame"> & {
   bytesValues: BytesValue[];
 
   /**
-   * view_hash is the FNV-1a 64 state hash (DESIGN.md) of the client's view after applying this
+   * view_hash is the FNV-1a 64 state hash (docs/protocol.md, "State hash") of the client's view after applying this
    * frame; present every Welcome.hash_every ticks.
    *
    * @generated from field: optional fixed64 view_hash = 12;
@@ -607,7 +607,7 @@ export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
 
 /**
  * Kick says why the server closes the connection; the close frame carries the same code and
- * reason (RELIABILITY.md §4).
+ * reason (docs/protocol.md, "Close codes").
  *
  * @generated from message ticksync.v1.Kick
  */

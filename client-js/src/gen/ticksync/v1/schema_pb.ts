@@ -74,7 +74,7 @@ export type FieldSpec = Message<"ticksync.v1.FieldSpec"> & {
 
   /**
    * predict_from is 1 + the index of the field this one is predicted from (e.g. x from vx), or 0
-   * when the field is not predicted. The prediction rule (DESIGN.md, "The contract"):
+   * when the field is not predicted. The prediction rule (docs/protocol.md, "Prediction rule"):
    * pred = f[t-1] + trunc(v[t] * predict_num / predict_den), wrapping mod 2^32.
    *
    * @generated from field: uint32 predict_from = 8;
