@@ -81,7 +81,7 @@ func Open(ra io.ReaderAt, size int64) (*Reader, error) {
 	if sealed && r.openIndex(endOff) {
 		return r, nil
 	}
-	sc, err := r.scan(false)
+	sc, err := r.scan(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -157,12 +157,14 @@ type scanResult struct {
 	keyframes []KeyframeRef
 	end       *pb.RecordingEnd
 	recEnd    int64
-	players   map[uint32]struct{} // distinct joined players, when asked for
-	err       error               // why the readable part ends early
+	err       error // why the readable part ends early
 }
 
-// scan reads every record after the header, checking each, and the trailer.
-func (r *Reader) scan(players bool) (scanResult, error) {
+// scan reads every record after the header, checking each, and the trailer. visit, if not nil,
+// sees each intact record as it is read (s.rec, s.recOff); an error from it stops the scan and
+// is returned as is. Info and Verify both read the file through scan, so they find the same
+// readable range and the same reason it ends.
+func (r *Reader) scan(visit func(s *stream) error) (scanResult, error) {
 	endOff, sealed, err := r.trailer()
 	if err != nil {
 		return scanResult{}, err
@@ -172,9 +174,6 @@ func (r *Reader) scan(players bool) (scanResult, error) {
 		limit = r.size - trailerLen
 	}
 	var sc scanResult
-	if players {
-		sc.players = map[uint32]struct{}{}
-	}
 	s := stream{rr: recReader{ra: r.ra, off: r.first, limit: limit, sealed: sealed, chunk: readChunk}, lastKF: -1}
 	var index *pb.RecordingIndex
 	recEnd := int64(-1)
@@ -191,15 +190,12 @@ func (r *Reader) scan(players bool) (scanResult, error) {
 		if err != nil {
 			return scanResult{}, err
 		}
-		switch k := s.rec.Kind.(type) {
-		case *pb.Record_Tick:
-			if players {
-				for _, in := range k.Tick.GetInputs() {
-					if in.GetKind() == pb.InputKind_INPUT_KIND_JOIN {
-						sc.players[in.GetPlayer()] = struct{}{}
-					}
-				}
+		if visit != nil {
+			if err := visit(&s); err != nil {
+				return scanResult{}, err
 			}
+		}
+		switch k := s.rec.Kind.(type) {
 		case *pb.Record_Keyframe:
 			sc.keyframes = append(sc.keyframes, KeyframeRef{Tick: k.Keyframe.GetTick(), Offset: s.recOff})
 		case *pb.Record_End:
@@ -228,6 +224,8 @@ func (r *Reader) scan(players bool) (scanResult, error) {
 	tail := r.size - at
 	corrupt := func(off int64, err error) error { return &CorruptError{Offset: off, Tick: sc.lastTick, Err: err} }
 	switch {
+	case sealed && sc.end == nil: // a trailer vouches for an end record the records lack
+		sc.err = corrupt(at, malformed("no end record before the trailer"))
 	case sc.end == nil:
 		sc.err = fmt.Errorf("%w: ends after tick %d", ErrNotClosed, sc.lastTick)
 	case index == nil:
@@ -421,7 +419,15 @@ type Info struct {
 // Info reads every record (checking each) and describes the recording. The returned error is
 // an I/O error; a damaged or unclosed file is described, with Problem saying why.
 func (r *Reader) Info() (Info, error) {
-	sc, err := r.scan(true)
+	players := map[uint32]struct{}{}
+	sc, err := r.scan(func(s *stream) error {
+		for _, in := range s.rec.GetTick().GetInputs() {
+			if in.GetKind() == pb.InputKind_INPUT_KIND_JOIN {
+				players[in.GetPlayer()] = struct{}{}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return Info{}, err
 	}
@@ -430,7 +436,7 @@ func (r *Reader) Info() (Info, error) {
 		Game: h.GetGame(), Room: h.GetRoom(), TickRate: h.GetTickRate(), Seed: h.GetSeed(),
 		KeyframeEvery: h.GetKeyframeEvery(), Ticks: sc.lastTick,
 		Duration: time.Duration(sc.lastTick) * time.Second / time.Duration(h.GetTickRate()),
-		Players:  len(sc.players), Keyframes: len(sc.keyframes), Size: r.size,
+		Players:  len(players), Keyframes: len(sc.keyframes), Size: r.size,
 		StartUnixMs: h.GetStartUnixMs(), Complete: sc.err == nil, Problem: sc.err,
 	}
 	if sc.end != nil {

@@ -460,6 +460,82 @@ func TestVerifyDamaged(t *testing.T) {
 	require.ErrorIs(t, err, ErrChecksum)
 }
 
+// Info and Verify read a file the same way: whatever is wrong with it, they report the same
+// readable range (Verify's CorruptError.Tick, or LastTick for an unclosed file, is Info.Ticks)
+// and the same problem. Cleanly closed files open from their index without reading the
+// middle, so damage there is found only by the reading, by both alike.
+func TestInfoAndVerifyAgree(t *testing.T) {
+	m := small()
+	p := m.play(t, nil, nil)
+	starts := recordStarts(t, p.file)
+	endOff, indexOff := starts[len(starts)-3], starts[len(starts)-2]
+	trailer := p.file[len(p.file)-trailerLen:]
+	flip := func(off int64) []byte {
+		b := bytes.Clone(p.file)
+		b[off] ^= 0x20
+		return b
+	}
+	// frame returns rec as a record: length prefix, payload, CRC32C.
+	frame := func(rec *pb.Record) []byte {
+		payload, err := proto.Marshal(rec)
+		require.NoError(t, err)
+		b := binary.AppendUvarint(nil, uint64(len(payload)))
+		b = append(b, payload...)
+		return binary.LittleEndian.AppendUint32(b, crc(b))
+	}
+	// A CRC-intact index that Open accepts (ordered, in range) but that names a tick record
+	// where keyframe 20 is.
+	var ix pb.RecordingIndex
+	for _, kt := range []uint32{20, 40, 60} {
+		off := p.kfOff[kt]
+		if kt == 20 {
+			off = p.tickOff[20]
+		}
+		ix.Keyframes = append(ix.Keyframes, &pb.KeyframeRef{Tick: kt, Offset: uint64(off)})
+	}
+	ix.Ticks = m.ticks
+	wrongIndex := append(bytes.Clone(p.file[:indexOff]), frame(&pb.Record{Kind: &pb.Record_Index{Index: &ix}})...)
+	wrongIndex = append(wrongIndex, trailer...)
+	// A valid trailer after ticks with no end record.
+	noEnd := append(bytes.Clone(p.file[:p.tickOff[50]]), trailer...)
+	binary.LittleEndian.PutUint64(noEnd[len(noEnd)-trailerLen:], uint64(p.tickOff[40]))
+	binary.LittleEndian.PutUint32(noEnd[len(noEnd)-8:], crc(noEnd[len(noEnd)-trailerLen:len(noEnd)-8]))
+
+	for _, tc := range []struct {
+		name  string
+		file  []byte
+		ticks uint32 // readable
+		want  error
+	}{
+		{"keyframe damaged", flip(p.kfOff[20] + 9), 20, ErrChecksum},
+		{"tick damaged", flip(p.tickOff[30] + 6), 29, ErrChecksum},
+		{"last keyframe damaged", flip(p.kfOff[60] + 9), 60, ErrChecksum},
+		{"end damaged", flip(endOff + 3), 60, ErrChecksum},
+		{"index wrong", wrongIndex, 60, ErrMalformed},
+		{"trailer but no end", noEnd, 49, ErrMalformed},
+		{"torn", p.file[:p.kfOff[40]+5], 40, ErrTorn},
+		{"unclosed", p.file[:p.tickOff[50]], 49, ErrNotClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := openBytes(t, tc.file)
+			info, err := r.Info()
+			require.NoError(t, err)
+			assert.False(t, info.Complete)
+			assert.Equal(t, tc.ticks, info.Ticks)
+			require.ErrorIs(t, info.Problem, tc.want)
+			verr := Verify(r, lookup, nil)
+			require.ErrorIs(t, verr, tc.want)
+			assert.Equal(t, info.Problem.Error(), verr.Error(), "one problem")
+			var ce *CorruptError
+			if errors.As(verr, &ce) {
+				assert.Equal(t, info.Ticks, ce.Tick, "verified as far as readable")
+			} else {
+				assert.Equal(t, info.Ticks, r.LastTick(), "an unclosed file is read whole by Open")
+			}
+		})
+	}
+}
+
 func TestOpenRejects(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"empty":      nil,

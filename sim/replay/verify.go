@@ -71,10 +71,14 @@ func (e *MismatchError) Error() string {
 }
 
 // Verify re-simulates the recording from its header and checks every tick's state hash and
-// every keyframe. It returns a *MismatchError for the first difference; else the reader's Err
-// once every readable tick has verified (a torn or unclosed file does not verify whole); else
-// nil. progress, if not nil, is called every 256 ticks and at the end with ticks done and the
-// total.
+// every keyframe. It reads the file as Info does, record by record from the header, so the two
+// agree on where the readable part ends and why. It returns a *MismatchError for the first
+// difference; else, once every readable tick has verified, what ends the file early, as
+// Info.Problem says it: a *CorruptError, whose Tick is the last tick read and verified (a
+// cleanly closed file may be damaged in the middle, past what Open read), or an error wrapping
+// ErrNotClosed, with every tick to LastTick verified; else nil. progress, if not nil, is
+// called every 256 ticks, and at the end with ticks done and the total once every tick Open
+// found has verified.
 func Verify(r *Reader, lookup func(game string) (sim.Factory, bool), progress func(done, total uint32)) error {
 	g, err := newGame(r, lookup)
 	if err != nil {
@@ -87,26 +91,15 @@ func Verify(r *Reader, lookup func(game string) (sim.Factory, bool), progress fu
 	}
 	names := fieldNames(h.GetState())
 	total := r.LastTick()
-	s := r.streamAt(KeyframeRef{}, false)
 	var ins []sim.Input
 	var mismatch *MismatchError
-	for {
-		err := s.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if mismatch != nil {
-				return mismatch
-			}
-			return err
-		}
+	sc, err := r.scan(func(s *stream) error {
 		switch k := s.rec.Kind.(type) {
 		case *pb.Record_Tick:
 			ins = toInputs(ins[:0], k.Tick)
 			w.Step(g, ins)
 			if mismatch != nil {
-				continue // stepping on to the next keyframe, for the diff
+				return nil // stepping on to the next keyframe, for the diff
 			}
 			if got := w.Hash(); got != k.Tick.GetWorldHash() {
 				mismatch = &MismatchError{Tick: k.Tick.GetTick(), Want: k.Tick.GetWorldHash(), Got: got}
@@ -125,17 +118,22 @@ func Verify(r *Reader, lookup func(game string) (sim.Factory, bool), progress fu
 				if kw, err := sim.LoadWorld(g.Schema(), k.Keyframe.GetWorld()); err == nil {
 					m.Want = kw.Hash()
 				}
+				mismatch = m
 				return m
 			}
 		}
-	}
-	if mismatch != nil {
+		return nil
+	})
+	switch {
+	case mismatch != nil: // also when the file ends, or is damaged, before the next keyframe
 		return mismatch
+	case err != nil:
+		return err
 	}
-	if progress != nil {
+	if progress != nil && sc.lastTick == total {
 		progress(total, total)
 	}
-	return r.Err()
+	return sc.err
 }
 
 // Seek returns the world after tick (0: the initial world) and the game stepping it, rebuilt
