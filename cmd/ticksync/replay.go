@@ -240,7 +240,15 @@ first tick that differs and, at the next keyframe, which entities and fields dif
 		return exitMismatch
 	case errors.Is(err, replay.ErrNotClosed), errors.Is(err, replay.ErrTorn), errors.Is(err, replay.ErrChecksum),
 		errors.Is(err, replay.ErrMalformed):
-		fmt.Fprintf(stdout, "INCOMPLETE: the %d readable ticks verified, but the file does not: %v\n", r.LastTick(), err)
+		// The range info reports: Verify reads the file as Info does. A cleanly closed file
+		// opens from its index, so LastTick can count ticks past damage that Open did not read;
+		// the damage's Tick is where reading, and verifying, stopped.
+		readable := r.LastTick()
+		var ce *replay.CorruptError
+		if errors.As(err, &ce) {
+			readable = ce.Tick
+		}
+		fmt.Fprintf(stdout, "INCOMPLETE: readable up to tick %d, and those %d ticks verified, but the file does not: %v\n", readable, readable, err)
 		return exitBad
 	}
 	fmt.Fprintf(stderr, "ticksync replay verify: %s: %v\n", path, err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,4 +295,43 @@ func TestServeRecordingFlags(t *testing.T) {
 			assert.Contains(t, errb, tc.want)
 		})
 	}
+}
+
+// TestReplayCorruptKeyframe: a cleanly closed file with one damaged keyframe in the middle
+// opens from its intact index, which counts all 600 ticks. info and verify report the same
+// readable range, ticks 1–300 (the records before the damage), the same problem and exit 2.
+func TestReplayCorruptKeyframe(t *testing.T) {
+	good, _, _, _ := recordings(t)
+	b, err := os.ReadFile(good)
+	require.NoError(t, err)
+	r, err := replay.Open(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	kfs := r.Keyframes()
+	require.Len(t, kfs, 6)
+	kf := kfs[2] // the keyframe after tick 300
+	require.Equal(t, uint32(300), kf.Tick)
+	b[kf.Offset+20] ^= 0xff // inside its payload: the record fails its checksum
+	bad := filepath.Join(t.TempDir(), "corrupt.tsrec")
+	require.NoError(t, os.WriteFile(bad, b, 0o644))
+	r, err = replay.Open(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	require.Equal(t, uint32(600), r.LastTick(), "Open reads the index, not the damaged middle")
+
+	code, out, errb := runCmd("replay", "info", "-json", bad)
+	require.Equal(t, 2, code, errb)
+	var in infoJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &in))
+	assert.False(t, in.Complete)
+	assert.Equal(t, uint32(300), in.Ticks)
+	assert.Equal(t, 2, in.Keyframes, "keyframes 100 and 200")
+	assert.Contains(t, in.Problem, "fails its checksum")
+	assert.Contains(t, in.Problem, fmt.Sprintf("record at offset %d (after tick 300)", kf.Offset))
+
+	code, out, _ = runCmd("replay", "info", bad)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, out, "status     corrupt (readable up to tick 300): "+in.Problem)
+
+	code, vout, verr := runCmd("replay", "verify", bad)
+	assert.Equal(t, 2, code, "the same exit status as info; stderr:\n%s", verr)
+	assert.Equal(t, "INCOMPLETE: readable up to tick 300, and those 300 ticks verified, but the file does not: "+in.Problem+"\n", vout)
 }
