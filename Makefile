@@ -1,5 +1,6 @@
-# make test is the one list of what must pass (TOOLCHAIN.md §6). It sets itself up on a fresh
-# machine: npm ci in client-js when node_modules is missing or older than the lockfile.
+# make test is the one list of what must pass (docs/development.md). It sets itself up on a fresh
+# machine: npm ci in client-js when node_modules is missing or older than the lockfile, and
+# Debian's Chromium for the browser tests when it is missing and we are root.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -7,9 +8,9 @@ BUF := client-js/node_modules/.bin/buf
 GOPKGS = $$(go list ./... | grep -v /node_modules/)
 GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -e '\.pb\.go$$' -e node_modules/)
 
-.PHONY: test setup lint generate drift web vet gotest fuzz jstest chromium e2e bench-go bench-chromium
+.PHONY: test setup standalone lint generate drift web vet gotest fuzz jstest chromium e2e stress bench-go bench-chromium
 
-test: setup lint drift web vet gotest jstest e2e
+test: setup standalone lint drift web vet gotest jstest e2e
 	@echo "make test: all checks passed"
 
 # npm ci when node_modules is missing or older than the lockfile.
@@ -17,6 +18,11 @@ setup: client-js/node_modules/.stamp
 client-js/node_modules/.stamp: client-js/package-lock.json
 	cd client-js && npm ci --no-audit --no-fund
 	touch $@
+
+# The repository stands alone: no pointer to notes a clone does not have, no pointer to a
+# section of docs/ or DESIGN.md that does not exist, no broken relative link in the docs.
+standalone:
+	scripts/check-standalone.sh
 
 lint: setup
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -67,6 +73,12 @@ chromium:
 # Browser end-to-end tests against a real `ticksync serve` (after `web`: the bundle is current).
 e2e: setup chromium
 	cd client-js && node scripts/build-e2e.mjs && node --test --test-timeout=100000 build/e2e/
+
+# The Go tests (-race) and the JS unit tests STRESS_N times with every core kept busy by a CPU
+# hog: flaky tests show up here. One round takes about 2-3 minutes on a 2-core machine.
+STRESS_N ?= 3
+stress: setup
+	STRESS_N=$(STRESS_N) scripts/stress.sh
 
 bench-chromium: setup chromium
 	cd client-js && npm run --silent bench:decode:chromium
