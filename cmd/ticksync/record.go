@@ -9,7 +9,7 @@ import (
 	"github.com/ticksync/ticksync/server"
 )
 
-// recordFlags are serve's recording flags (docs/operations.md, "Recordings"; docs/operations.md, "Recordings").
+// recordFlags are serve's recording flags (docs/operations.md, "Recordings").
 type recordFlags struct {
 	record, requireRecording bool
 	recordDir                string
