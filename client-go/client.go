@@ -141,12 +141,14 @@ type sent struct {
 	at  time.Time
 }
 
-// seed is what Reconnect carries over: the old welcome (to check the schema is the same) and
-// the mirrored state the resumed session's first frame is a delta from.
+// seed is what Reconnect carries over: the old welcome (to check the schema is the same), the
+// mirrored state the resumed session's first frame is a delta from, and the last input seq
+// sent (the resumed seat remembers the seqs it applied, so numbering goes on from there).
 type seed struct {
 	welcome *pb.Welcome
 	state   *sim.State // nil in CountOnly mode
 	tick    uint32
+	seq     uint32
 }
 
 func newClient(url string, opts Options, sd *seed) *Client {
@@ -156,10 +158,14 @@ func newClient(url string, opts Options, sd *seed) *Client {
 	if opts.ReadMaxBytes <= 0 {
 		opts.ReadMaxBytes = DefaultReadMaxBytes
 	}
-	return &Client{
+	c := &Client{
 		url: url, opts: opts, start: time.Now(), seed: sd,
 		welcomed: make(chan struct{}), done: make(chan struct{}),
 	}
+	if sd != nil {
+		c.seq = sd.seq
+	}
+	return c
 }
 
 // Welcome returns the server's welcome (nil before it arrives). Don't modify it.
@@ -470,6 +476,9 @@ func (c *Client) Reconnect(ctx context.Context) (*Client, error) {
 		sd.state.CopyFrom(c.mirror.State())
 	}
 	c.mu.Unlock()
+	c.wmu.Lock()
+	sd.seq = c.seq
+	c.wmu.Unlock()
 	if w.GetResumeToken() == "" {
 		return nil, errors.New("client: reconnect: no resume token (no welcome yet)")
 	}

@@ -116,6 +116,13 @@ func TestGoClientReconnect(t *testing.T) {
 	h, aid := handles(t, b), a.PlayerID()
 	b.WithState(func(st *sim.State) { _, _, ok = h.vel(st, aid) })
 	assert.True(t, ok, "the entity stayed")
+
+	// The resumed seat remembers seq 1: the new connection's inputs go on from there, and
+	// the server applies them (a restart at 1 would be dropped as stale).
+	seq, err := b.SendInput(-700, 700)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(2), seq)
+	require.NoError(t, b.WaitFrame(ctx(t), func(_ *sim.State, f client.FrameInfo) bool { return f.LastInputSeq == 2 }))
 }
 
 func TestGoClientCloseCodes(t *testing.T) {
