@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -27,7 +28,7 @@ func decodeClientMessage(b []byte, m *pb.ClientMessage, nInputs int) error {
 	}
 	switch k := m.GetKind().(type) {
 	case *pb.ClientMessage_Join:
-		if len(k.Join.GetRoom()) > maxRoomIDLen || len(k.Join.GetGame()) > maxRoomIDLen {
+		if len(k.Join.GetRoom()) > maxJoinRoomLen(k.Join.GetRoom()) || len(k.Join.GetGame()) > maxRoomIDLen {
 			return fmt.Errorf("%w: room or game name too long", errMalformed)
 		}
 	case *pb.ClientMessage_Input:
@@ -104,4 +105,13 @@ func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok
 		return 0, vals, false
 	}
 	return seq, out, true
+}
+
+// maxJoinRoomLen is how long a join's room may be: a live room id, or "replay:" and a recording
+// name (longer than room ids: a recording is named after its room and its start time).
+func maxJoinRoomLen(room string) int {
+	if strings.HasPrefix(room, ReplayRoomPrefix) {
+		return len(ReplayRoomPrefix) + maxReplayNameLen
+	}
+	return maxRoomIDLen
 }

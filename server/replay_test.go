@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,6 +296,26 @@ func TestReplayBadNames(t *testing.T) {
 	var ce *client.CloseError
 	require.True(t, errors.As(err, &ce), "err %v", err)
 	assert.Equal(t, uint16(CodeRoomNotFound), ce.Code)
+}
+
+// TestReplayLongName: a recording is named after its room (up to 64 bytes) and its start time,
+// so its replay room id is longer than any live room id; joining it must still work.
+func TestReplayLongName(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("r", maxRoomIDLen) + "-20261202-053000"
+	smallMatch().write(t, filepath.Join(dir, name+ReplayExt))
+	addr := replayServer(t, Config{}, dir)
+	c, err := client.Dial(testCtx(t), "ws://"+addr+"/ws", client.Options{Room: ReplayRoomPrefix + name})
+	require.NoError(t, err)
+	defer c.Close()
+	assert.True(t, c.Welcome().GetReplay())
+	require.NoError(t, c.WaitTick(testCtx(t), 1))
+
+	// Past the name bound the join itself is malformed.
+	_, err = client.Dial(testCtx(t), "ws://"+addr+"/ws", client.Options{Room: ReplayRoomPrefix + strings.Repeat("r", maxReplayNameLen+1)})
+	var ce *client.CloseError
+	require.True(t, errors.As(err, &ce), "err %v", err)
+	assert.Equal(t, uint16(CodePolicy), ce.Code)
 }
 
 // A recording cut in the middle of a record plays up to its last whole tick.
