@@ -681,7 +681,7 @@ func (s *replaySession) frame(snapshot bool) {
 
 func (s *replaySession) status(now time.Time) { s.statusMarks(now, nil) }
 
-// statusMarks queues a ReplayStatus; the first one carries the marks and the name.
+// statusMarks queues a ReplayStatus (every one names the recording); the first one carries the marks.
 func (s *replaySession) statusMarks(now time.Time, marks []*pb.ReplayMark) {
 	st := &pb.ReplayStatus{FirstTick: s.first, LastTick: s.last, Playing: s.playing, SpeedPct: s.speed, Name: s.name}
 	if s.w != nil {
