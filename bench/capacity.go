@@ -87,12 +87,60 @@ func search(ctx context.Context, p probe, unit, coarse, limit int) (held int, st
 func (r *rig) runCapacity(ctx context.Context) (*result, error) {
 	sc := r.o.sc
 	ppr := sc.PlayersPerRoom
+	warm := min(sc.Warmup, 2*time.Second)
+	defer r.close()
+	held, steps, good, patch, err := r.searchServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.close()
+	if good == nil {
+		return nil, fmt.Errorf("bench: R: -r-max-players %d leaves nothing to measure", r.o.maxPlayers)
+	}
+	// The result's measurements are those of the last count that held.
+	res := good
+	res.Scenario, res.Steps, res.PlayersHeld = "R", steps, held
+	res.DurationS = r.o.stepDur.Seconds()
+	res.BoundedByLoadgen = steps[len(steps)-1].Saturated
+	if res.BoundedByLoadgen {
+		r.note("R is bounded by the load generator at %d players: the server's capacity is not measured", steps[len(steps)-1].Players)
+	}
+	if r.o.floor {
+		fheld, fsteps, err := r.floorCapacity(ctx, int(math.Round(max(patch, 1))), ppr, warm)
+		if err != nil {
+			return nil, fmt.Errorf("bench: floor: %w", err)
+		}
+		res.FloorPlayersHeld, res.FloorSteps = fheld, fsteps
+		// CPU against the floor at the largest count both held.
+		for _, fs := range fsteps {
+			for _, st := range steps {
+				if st.OK && fs.OK && st.Players == fs.Players && fs.ServerCPUPct > 0 {
+					res.ServerCPUVsFloor = round3(st.ServerCPUPct / fs.ServerCPUPct)
+					res.Floor = &floorResult{Clients: fs.Players, FrameBytes: int(math.Round(max(patch, 1))), CPUUtilPct: fs.ServerCPUPct,
+						WriteBurstP99Ms: fs.BurstP99Ms, LoadgenCPUPct: fs.LoadgenCPU, Holds: fs.OK, Writers: "per-connection"}
+					if r.o.floorLoop {
+						res.Floor.Writers = "loop"
+					}
+				}
+			}
+		}
+		if res.Floor != nil && res.Floor.Clients != res.Clients {
+			r.note("server_cpu_vs_floor compares the server and the floor at %d players, the largest count both held", res.Floor.Clients)
+		}
+	}
+	return res, nil
+}
+
+// searchServer is scenario R's search against the ticksync server (rooms of PlayersPerRoom
+// players, -step-rooms at a time, then one room at a time): the last count that held, every
+// step, the last good step's result and the mean patch size of the last step measured.
+func (r *rig) searchServer(ctx context.Context) (held int, steps []capStep, good *result, patch float64, err error) {
+	sc := r.o.sc
+	ppr := sc.PlayersPerRoom
 	maxRooms := (r.o.maxPlayers + ppr - 1) / ppr
 	budget := 1000 / float64(sc.Hz) / 4 // ms
 	warm := min(sc.Warmup, 2*time.Second)
-	defer r.close()
-	patch := 0.0
-	held, steps, good, err := search(ctx, probe{
+	held, steps, good, err = search(ctx, probe{
 		reset: func(ctx context.Context) error {
 			r.close()
 			r.mu.Lock()
@@ -153,45 +201,7 @@ func (r *rig) runCapacity(ctx context.Context) (*result, error) {
 			return st, cur, nil
 		},
 	}, ppr, r.o.stepRooms, r.o.maxPlayers)
-	if err != nil {
-		return nil, err
-	}
-	r.close()
-	if good == nil {
-		return nil, fmt.Errorf("bench: R: -r-max-players %d leaves nothing to measure", r.o.maxPlayers)
-	}
-	// The result's measurements are those of the last count that held.
-	res := good
-	res.Scenario, res.Steps, res.PlayersHeld = "R", steps, held
-	res.DurationS = r.o.stepDur.Seconds()
-	res.BoundedByLoadgen = steps[len(steps)-1].Saturated
-	if res.BoundedByLoadgen {
-		r.note("R is bounded by the load generator at %d players: the server's capacity is not measured", steps[len(steps)-1].Players)
-	}
-	if r.o.floor {
-		fheld, fsteps, err := r.floorCapacity(ctx, int(math.Round(max(patch, 1))), ppr, warm)
-		if err != nil {
-			return nil, fmt.Errorf("bench: floor: %w", err)
-		}
-		res.FloorPlayersHeld, res.FloorSteps = fheld, fsteps
-		// CPU against the floor at the largest count both held.
-		for _, fs := range fsteps {
-			for _, st := range steps {
-				if st.OK && fs.OK && st.Players == fs.Players && fs.ServerCPUPct > 0 {
-					res.ServerCPUVsFloor = round3(st.ServerCPUPct / fs.ServerCPUPct)
-					res.Floor = &floorResult{Clients: fs.Players, FrameBytes: int(math.Round(max(patch, 1))), CPUUtilPct: fs.ServerCPUPct,
-						WriteBurstP99Ms: fs.BurstP99Ms, LoadgenCPUPct: fs.LoadgenCPU, Holds: fs.OK, Writers: "per-connection"}
-					if r.o.floorLoop {
-						res.Floor.Writers = "loop"
-					}
-				}
-			}
-		}
-		if res.Floor != nil && res.Floor.Clients != res.Clients {
-			r.note("server_cpu_vs_floor compares the server and the floor at %d players, the largest count both held", res.Floor.Clients)
-		}
-	}
-	return res, nil
+	return held, steps, good, patch, err
 }
 
 // floorCapacity grows the floor the same way until its write burst p99 exceeds a quarter of

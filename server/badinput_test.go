@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,6 +144,18 @@ func TestBadInputAfterUpgrade(t *testing.T) {
 		{"reserved bit", false, func(t *testing.T, c *rawws.Conn) error {
 			return c.WriteFrame(rawws.Frame{Op: rawws.OpBinary, Payload: []byte{1}, RSV: 0x40})
 		}, CodeProtocol, ""},
+		{"reserved control opcode", false, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteFrame(rawws.Frame{Op: 0xB, Payload: []byte{1}})
+		}, CodeProtocol, ""},
+		{"text frame not UTF-8", false, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteFrame(rawws.Frame{Op: rawws.OpText, Payload: []byte{0xff, 0xfe}})
+		}, CodeInvalidData, ""},
+		{"close reason not UTF-8", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteClose(CodeNormal, []byte{0xff, 0xfe})
+		}, CodeInvalidData, ""},
+		{"close code a peer may not send", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteClose(1005, nil)
+		}, CodeProtocol, ""},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +165,8 @@ func TestBadInputAfterUpgrade(t *testing.T) {
 			} else {
 				c = rawDial(t, ts, "", rawws.Options{})
 			}
+			closes := ts.m.closes.WithLabelValues(strconv.Itoa(int(tc.code)))
+			before := counterValue(t, closes)
 			require.NoError(t, tc.send(t, c))
 			code, reason, err := c.ReadClose(waitTimeout, nil)
 			require.NoError(t, err)
@@ -157,6 +175,9 @@ func TestBadInputAfterUpgrade(t *testing.T) {
 				assert.Equal(t, tc.reason, reason)
 			}
 			assert.LessOrEqual(t, len(reason), maxReasonLen)
+			// ticksync_closes_total counts the code the client got, whoever chose it (gws or us).
+			require.Eventually(t, func() bool { return counterValue(t, closes) == before+1 }, waitTimeout, time.Millisecond,
+				"ticksync_closes_total{code=%q} not counted", strconv.Itoa(int(tc.code)))
 		})
 	}
 	// The server is still serving after all of it.
@@ -178,6 +199,10 @@ func TestRoomCloseCodes(t *testing.T) {
 	code, reason := closeOf(joinMsg(t, "nowhere", false))
 	assert.Equal(t, uint16(CodeRoomNotFound), code)
 	assert.Equal(t, "room not found", reason)
+
+	code, reason = closeOf(mustMarshal(t, &pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: "new", Game: "chess", CreateIfMissing: true}}}))
+	assert.Equal(t, uint16(CodeRoomNotFound), code)
+	assert.Equal(t, "unknown game", reason, "join-create with a game the server does not run")
 
 	rawJoined(t, ts, "one") // creates the only room and takes its only seat
 	code, reason = closeOf(joinMsg(t, "one", false))
@@ -227,6 +252,8 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"expired token", expired, rawws.Options{}, 401, "token expired"},
 		{"forged token", forged, rawws.Options{}, 401, "bad token"},
 		{"garbage token", "abc.def", rawws.Options{}, 401, "bad token"},
+		{"websocket version 8", good, rawws.Options{Header: http.Header{"Sec-WebSocket-Version": {"8"}}}, 426, "websocket version 13 required"},
+		{"no websocket version", good, rawws.Options{Header: http.Header{"Sec-WebSocket-Version": {""}}}, 426, "websocket version 13 required"},
 		{"good token, no origin", good, rawws.Options{}, 101, ""},
 		{"good token, same origin", good, rawws.Options{Origin: "http://" + ts.addr}, 101, ""},
 		{"good token, allowed origin", good, rawws.Options{Origin: "https://game.example"}, 101, ""},
@@ -250,6 +277,9 @@ func TestHandshakeRefusals(t *testing.T) {
 			require.NotNil(t, resp)
 			assert.Equal(t, tc.status, resp.Status)
 			assert.Equal(t, tc.body, strings.TrimSpace(resp.Body))
+			if tc.status == http.StatusUpgradeRequired { // RFC 6455 §4.4: name the version we speak
+				assert.Equal(t, "13", resp.Header.Get("Sec-WebSocket-Version"))
+			}
 		})
 	}
 
@@ -293,30 +323,126 @@ func TestPerIPCap(t *testing.T) {
 	}, waitTimeout, 5*time.Millisecond)
 }
 
-// TestSlowloris: a client that sends half a header is cut off at -header-timeout while
-// others upgrade; headers beyond -max-header-bytes get 431.
+// TestSlowloris: a client that sends half a header, or trickles its request a byte at a
+// time, gets "400 Bad Request" at -header-timeout and is closed, while others upgrade; a
+// connection that sends nothing is closed without a reply; headers beyond -max-header-bytes
+// get 431.
 func TestSlowloris(t *testing.T) {
-	ts := startServer(t, Config{TickRate: 100, HeaderTimeout: 200 * time.Millisecond}, nil)
-	nc, err := net.Dial("tcp", ts.addr)
+	const timeout = 200 * time.Millisecond
+	ts := startServer(t, Config{TickRate: 100, HeaderTimeout: timeout}, nil)
+	dial := func() net.Conn {
+		nc, err := net.Dial("tcp", ts.addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	lastWords := func(nc net.Conn) string {
+		_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
+		reply, err := io.ReadAll(nc)
+		require.NoError(t, err, "closed by the server (EOF)")
+		return string(reply)
+	}
+	const badRequest = "HTTP/1.1 400 Bad Request\r\n"
+
+	half, silent, trickle := dial(), dial(), dial()
+	start := time.Now()
+	_, err := io.WriteString(half, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgr")
 	require.NoError(t, err)
-	defer nc.Close()
-	_, err = io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgr")
-	require.NoError(t, err)
+	// The trickle sends its request a byte every 20 ms: 2 s in all, ten header timeouts.
+	go func() {
+		req := "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ticksync.v1\r\n\r\n"
+		for i := range len(req) {
+			if _, err := trickle.Write([]byte{req[i]}); err != nil {
+				return // closed by the server
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 
 	c := rawJoined(t, ts, "meanwhile") // others are served meanwhile
 	require.NotNil(t, c)
 
-	start := time.Now()
-	_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
-	reply, err := io.ReadAll(nc)
-	require.NoError(t, err, "closed by the server (EOF)")
-	t.Logf("server's last words: %q", reply) // net/http may answer 400 before closing
-	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.True(t, strings.HasPrefix(lastWords(half), badRequest), "half a header: 400 at the timeout")
+	assert.True(t, strings.HasPrefix(lastWords(trickle), badRequest), "a trickled request: 400 at the timeout")
+	assert.Empty(t, lastWords(silent), "nothing sent: closed without a reply")
+	assert.Less(t, time.Since(start), time.Second, "cut off at the header timeout, not when the trickle ends")
 
 	big, resp, err := rawws.Dial(ts.wsURL(""), rawws.Options{Subprotocol: Subprotocol, Header: http.Header{"X-Big": {strings.Repeat("a", 16<<10)}}})
 	require.NoError(t, err)
 	require.Nil(t, big)
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.Status)
+}
+
+// TestHeaderLimit: -max-header-bytes bounds the request head (request line, headers and the
+// blank line) at the documented figure, not net/http's figure plus its 4 KiB slack.
+func TestHeaderLimit(t *testing.T) {
+	ts := startServer(t, Config{TickRate: 100}, nil)
+	status := func(size int) int {
+		head := "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ticksync.v1\r\nX-Pad: "
+		head += strings.Repeat("a", size-len(head)-len("\r\n\r\n")) + "\r\n\r\n"
+		require.Len(t, head, size)
+		nc, err := net.Dial("tcp", ts.addr)
+		require.NoError(t, err)
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(waitTimeout))
+		_, err = io.WriteString(nc, head)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusSwitchingProtocols, status(8<<10), "a head of exactly 8 KiB")
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, status(8<<10+1), "one byte more")
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, status(12<<10), "net/http's own figure")
+}
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOversizedMessageCounted: a message beyond -max-msg-bytes gets 1009 from gws; /metrics
+// counts it under code="1009" (not 1006), and the close is logged.
+func TestOversizedMessageCounted(t *testing.T) {
+	var logs lockedBuffer
+	ts := startServer(t, Config{TickRate: 100, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+	scrape := func() string { // "" on an error: the waits below retry
+		resp, err := http.Get(ts.httpURL("/metrics"))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	c := rawJoined(t, ts, "big")
+	require.NoError(t, c.WriteBinary(make([]byte, 4<<10+1)))
+	code, reason, err := c.ReadClose(waitTimeout, nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(CodeTooBig), code)
+	assert.Equal(t, "message too large", strings.TrimPrefix(reason, "gws: "))
+	require.Eventually(t, func() bool { return strings.Contains(scrape(), `ticksync_closes_total{code="1009"} 1`) },
+		waitTimeout, 5*time.Millisecond, "closes_total{code=1009}")
+	m := scrape()
+	assert.NotContains(t, m, `ticksync_closes_total{code="1006"}`)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "code=1009") }, waitTimeout, time.Millisecond)
+	assert.Contains(t, logs.String(), `reason="message too large" room=big`)
 }
 
 // TestNeverReadingClient: a TCP client that never reads is closed by the write deadline; the
@@ -381,8 +507,8 @@ func TestInputRules(t *testing.T) {
 	// Towards the middle, so no wall bounce flips the clamped velocity before it is read back.
 	sx, sy := a.inward(wa.GetPlayerId(), 0, 1), a.inward(wa.GetPlayerId(), 1, 1)
 	a.input(2, sx*1_000_000, sy*1_000_000) // clamped to ±200 units/s
-	a.input(2, 5, 5)                  // duplicate
-	a.input(1, 7, 7)                  // older than 2, still queued: applied first
+	a.input(2, 5, 5)                       // duplicate
+	a.input(1, 7, 7)                       // older than 2, still queued: applied first
 	sa := r.seatsSnapshot(wa.GetPlayerId())
 	require.Eventually(t, func() bool { return sa.in.pending() == 2 }, waitTimeout, time.Millisecond)
 	r.Tick()

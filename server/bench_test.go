@@ -30,7 +30,7 @@ type benchRoom struct {
 }
 
 func newBenchRoom(tb testing.TB, players int, opts ...func(*Config)) *benchRoom {
-	cfg := Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, Inbox: 32}
+	cfg := Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, MaxSeatsPerIP: -1, Inbox: 32}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -144,7 +144,7 @@ func (d *discardClient) OnMessage(_ *gws.Conn, m *gws.Message) {
 // last frame written) and the process CPU per tick (server writers and client readers).
 func BenchmarkRoomTickLoopback(b *testing.B) {
 	const players = 200
-	ts := startServer(b, Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, MaxConnsPerIP: -1}, nil)
+	ts := startServer(b, Config{TickRate: 20, ManualTicks: true, MaxPlayers: players, MaxConnsPerIP: -1, MaxSeatsPerIP: -1}, nil)
 	r, err := ts.CreateRoom("bench", "arena", []byte(`{"npcs":1000}`))
 	require.NoError(b, err)
 	var got atomic.Int64

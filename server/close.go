@@ -2,7 +2,12 @@ package server
 
 import (
 	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
 
+	"github.com/lxzan/gws"
 	"github.com/ticksync/ticksync/auth"
 )
 
@@ -12,15 +17,17 @@ const (
 	CodeGoingAway    = 1001 // server shutting down
 	CodeProtocol     = 1002 // protocol error (gws)
 	CodeUnsupported  = 1003 // text frame
+	CodeInvalidData  = 1007 // a text frame or close reason that is not UTF-8 (gws)
 	CodePolicy       = 1008 // malformed or invalid input, flood, too slow, join timeout
 	CodeTooBig       = 1009 // message too big (gws, from ReadMaxPayloadSize)
 	CodeInternal     = 1011 // recovered panic, failed room
 	CodeUnauthorized = 4001 // stale session or room not covered by the token
 	CodeRoomClosed   = 4002 // room closed
 	CodeServerFull   = 4003 // room limit reached
-	CodeRoomNotFound = 4004 // unknown room
+	CodeRoomNotFound = 4004 // unknown room, or join-create with an unknown game
 	CodeRoomFull     = 4009 // room full
 	CodeReplaced     = 4010 // replaced by a newer session
+	CodeTooManySeats = 4029 // the address holds -max-seats-per-ip seats already (anonymous mode)
 )
 
 // maxReasonLen is the longest close reason a close frame can carry (125 − 2 code bytes).
@@ -33,6 +40,7 @@ var ErrNotConnected = errors.New("server: player not connected")
 var (
 	ErrRoomNotFound = errors.New("server: room not found")
 	ErrRoomFull     = errors.New("server: room full")
+	ErrTooManySeats = errors.New("server: too many seats from your address")
 	ErrServerFull   = errors.New("server: room limit reached")
 	ErrUnknownGame  = errors.New("server: unknown game")
 	ErrRoomExists   = errors.New("server: room exists")
@@ -94,10 +102,14 @@ func closeFor(err error) (code uint16, reason string) {
 		code, reason = CodeRoomClosed, "room closed"
 	case errors.Is(err, ErrServerFull):
 		code, reason = CodeServerFull, "server full"
-	case errors.Is(err, ErrRoomNotFound), errors.Is(err, ErrUnknownGame), errors.Is(err, ErrBadRoomID):
+	case errors.Is(err, ErrUnknownGame): // join-create naming a game the server does not run
+		code, reason = CodeRoomNotFound, "unknown game"
+	case errors.Is(err, ErrRoomNotFound), errors.Is(err, ErrBadRoomID):
 		code, reason = CodeRoomNotFound, "room not found"
 	case errors.Is(err, ErrRoomFull):
 		code, reason = CodeRoomFull, "room full"
+	case errors.Is(err, ErrTooManySeats):
+		code, reason = CodeTooManySeats, "too many seats from your address"
 	case errors.Is(err, errReplaced):
 		code, reason = CodeReplaced, "replaced by a newer session"
 	default:
@@ -126,4 +138,83 @@ func unwrapText(err error) string {
 		return "bad token"
 	}
 	return err.Error()
+}
+
+// endedBy returns the close code of a connection that the peer or gws ended, as the server's
+// close frame carried it: the peer's own code when it sent a valid close frame (1005: it sent
+// none); the code gws answered a protocol violation with (1002, 1007 for a close reason or text
+// that is not UTF-8, 1009 for an oversized message), reported as a violation; else 1006, lost
+// without a close frame.
+func endedBy(err error) (code uint16, violation bool) {
+	var ce *gws.CloseError
+	var sc interface{ Uint16() uint16 } // gws's internal.StatusCode: the code gws sent
+	switch {
+	case errors.As(err, &ce):
+		switch c := ce.Code; {
+		case c == 0:
+			return 1005, false
+		case !utf8.Valid(ce.Reason):
+			return CodeInvalidData, true
+		case c < 1000 || c >= 5000 || c >= 1016 && c < 3000 || c == 1004 || c == 1005 || c == 1006 || c == 1014 || c == 1015:
+			return CodeProtocol, true // not a code a peer may send: gws answers 1002
+		default:
+			return c, false
+		}
+	case errors.As(err, &sc):
+		return sc.Uint16(), true
+	case errors.Is(err, gws.ErrTextEncoding):
+		return CodeInvalidData, true
+	case err != nil && strings.HasPrefix(err.Error(), "gws: unexpected opcode"):
+		return CodeProtocol, true // a reserved control opcode (gws v1.10.2 answers 1002)
+	}
+	return 1006, false
+}
+
+// violationLogsPerSecond bounds the log lines for protocol violations: a hostile client can
+// make them as fast as it can connect.
+const violationLogsPerSecond = 10
+
+// logLimiter lets through at most violationLogsPerSecond lines per second and counts the rest.
+type logLimiter struct {
+	mu         sync.Mutex
+	window     time.Time // start of the current second
+	n          int       // lines let through in it
+	suppressed int       // lines dropped since the last one let through
+}
+
+// allow reports whether a line may be logged at now, and how many were suppressed before it.
+func (l *logLimiter) allow(now time.Time) (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.window) >= time.Second {
+		l.window, l.n = now, 0
+	}
+	if l.n >= violationLogsPerSecond {
+		l.suppressed++
+		return false, 0
+	}
+	l.n++
+	suppressed, l.suppressed = l.suppressed, 0
+	return true, suppressed
+}
+
+// logViolation logs a connection gws closed for breaking the protocol (rate-limited).
+func (s *Server) logViolation(code uint16, c *conn) {
+	ok, suppressed := s.violations.allow(time.Now())
+	if !ok {
+		return
+	}
+	s.log.Info("closing connection", "code", code, "reason", violationReason(code), "room", roomID(c),
+		"player", playerID(c), "suppressed", suppressed)
+}
+
+// violationReason is a fixed text per code: gws's error text can carry client bytes.
+func violationReason(code uint16) string {
+	switch code {
+	case CodeTooBig:
+		return "message too large"
+	case CodeInvalidData:
+		return "invalid UTF-8"
+	}
+	return "protocol error"
 }

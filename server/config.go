@@ -50,11 +50,20 @@ type Config struct {
 	// MaxConnsPerIP bounds WebSocket connections per remote IP (default 64; 429 beyond; -1:
 	// off, for deployments behind a proxy).
 	MaxConnsPerIP int
+	// MaxSeatsPerIP bounds the seats one remote IP holds in anonymous mode, over all rooms,
+	// connected or held for the reconnect grace (default 8; 4029 beyond; -1: off, for
+	// deployments behind a proxy). Without it, one address that joins and drops in a loop
+	// fills every room for the grace. Token mode has no cap: the backend decides who plays.
+	MaxSeatsPerIP int
 	// MaxMsgBytes bounds a client message (default 4 KiB; 1009 beyond).
 	MaxMsgBytes int
-	// HeaderTimeout bounds reading request headers (default 5 s: slowloris).
+	// HeaderTimeout bounds reading request headers (default 5 s: slowloris). A request head
+	// cut off by it gets net/http's "400 Bad Request" and the connection closes; a connection
+	// that sent nothing is closed without a reply.
 	HeaderTimeout time.Duration
-	// MaxHeaderBytes bounds request headers (default 8 KiB; 431 beyond).
+	// MaxHeaderBytes bounds the request head, request line and headers up to the blank line
+	// (default 8 KiB; 431 beyond). It must exceed 4 KiB: net/http reads 4 KiB beyond its own
+	// http.Server.MaxHeaderBytes, so the server sets that to this minus 4 KiB.
 	MaxHeaderBytes int
 
 	// Inbox bounds inputs waiting per player (default 32); more are dropped and counted.
@@ -134,6 +143,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxPlayers, 64)
 	def(&c.MaxConns, 4096)
 	def(&c.MaxConnsPerIP, 64)
+	def(&c.MaxSeatsPerIP, 8)
 	def(&c.MaxMsgBytes, 4<<10)
 	def(&c.MaxHeaderBytes, 8<<10)
 	def(&c.Inbox, 32)
@@ -189,6 +199,9 @@ func (c *Config) validate() error {
 	if c.Ring < 2 {
 		bad("ring must hold at least 2 states")
 	}
+	if c.MaxHeaderBytes <= netHTTPHeaderSlack {
+		bad("max header bytes %d: must exceed %d (net/http reads that much beyond its own limit)", c.MaxHeaderBytes, netHTTPHeaderSlack)
+	}
 	if c.MaxMsgBytes > 1<<20 {
 		bad("max message bytes %d above 1 MiB", c.MaxMsgBytes)
 	}
@@ -203,6 +216,10 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// netHTTPHeaderSlack is what net/http reads of a request head beyond http.Server's
+// MaxHeaderBytes (its bufio slop): the effective limit is MaxHeaderBytes + 4 KiB.
+const netHTTPHeaderSlack = 4 << 10
 
 // maxLagTicks is MaxLag in ticks (at least 2).
 func (c *Config) maxLagTicks() uint32 {

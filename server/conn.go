@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -318,27 +317,31 @@ func moveDue(set *time.Time, now time.Time, span time.Duration) bool {
 	return true
 }
 
-// OnClose counts the close, stops the writer, and tells the room (the seat is held).
+// OnClose counts the close, stops the writer, and tells the room: a client that closed with
+// 1000 has left (its seat is freed now); any other end holds the seat for the grace.
 func (h handler) OnClose(ws *gws.Conn, err error) {
 	c := connOf(ws)
 	c.joinTimer.Stop()
+	gone := cmdGone
 	if c.isClosing() { // we closed it: c.err is set (closing is closed after it)
 		code, _ := closeFor(c.err)
 		h.srv.m.closed(code)
 	} else {
-		code := uint16(1006)
-		var ce *gws.CloseError
-		if errors.As(err, &ce) {
-			code = ce.Code
-		}
+		code, violation := endedBy(err)
 		h.srv.m.closed(code)
+		if violation {
+			h.srv.logViolation(code, c)
+		}
+		if code == CodeNormal {
+			gone = cmdLeave
+		}
 	}
 	c.fail(errLeave) // no-op when already failing; stops the writer
 	close(c.gone)
 	c.mb.wake()
 	c.mb.close()
 	if r := c.room.Load(); r != nil {
-		r.enqueue(roomCmd{kind: cmdGone, c: c})
+		r.enqueue(roomCmd{kind: gone, c: c})
 	}
 	h.srv.dropConn(c)
 }

@@ -95,9 +95,10 @@ type tclient struct {
 }
 
 type dialOpts struct {
-	token  string
-	rcvBuf int // SO_RCVBUF for the client socket (0: default)
-	noPong bool
+	token   string
+	rcvBuf  int // SO_RCVBUF for the client socket (0: default)
+	noPong  bool
+	localIP string // dial from this address (127.0.0.2: another client address on Linux)
 }
 
 func (ts *testServer) dial(t testing.TB, o dialOpts) *tclient {
@@ -114,15 +115,22 @@ func dialClient(t testing.TB, url string, o dialOpts) (*tclient, error) {
 		RequestHeader:      http.Header{"Sec-WebSocket-Protocol": {Subprotocol}},
 		ReadMaxPayloadSize: 64 << 20,
 	}
-	if o.rcvBuf > 0 {
+	if o.rcvBuf > 0 || o.localIP != "" {
 		opt.NewDialer = func() (gws.Dialer, error) {
-			return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				err := rc.Control(func(fd uintptr) {
-					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvBuf)
-				})
-				return errors.Join(err, serr)
-			}}, nil
+			d := &net.Dialer{Timeout: 5 * time.Second}
+			if o.localIP != "" {
+				d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.localIP)}
+			}
+			if o.rcvBuf > 0 {
+				d.Control = func(_, _ string, rc syscall.RawConn) error {
+					var serr error
+					err := rc.Control(func(fd uintptr) {
+						serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvBuf)
+					})
+					return errors.Join(err, serr)
+				}
+			}
+			return d, nil
 		}
 	}
 	ws, _, err := gws.NewClient(c, opt)

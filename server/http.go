@@ -20,7 +20,8 @@ import (
 const maxCreateBody = 64 << 10
 
 // Handler returns the server's HTTP routes: /ws, /rooms, /replays, /admin/close, /healthz,
-// /metrics, and the embedded demo at / and /replay.
+// /metrics, and Config.Pages for every other GET (cmd/ticksync: the demo at / and the viewer
+// at /replay).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", s.handleWS)
@@ -33,7 +34,11 @@ func (s *Server) Handler() http.Handler {
 	// The exposition is a few KB: compressing it saves nothing worth the 1.3 MB compressor
 	// each gzip scrape pooled (seen in the heap profile under load).
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{DisableCompression: true}))
-	mux.Handle("GET /", webHandler())
+	if s.cfg.Pages != nil {
+		mux.Handle("GET /", s.cfg.Pages)
+	} else {
+		mux.HandleFunc("GET /", noPages)
+	}
 	if s.cfg.Pprof {
 		// Method-qualified like "GET /": a bare "/debug/pprof/" conflicts with it (ServeMux panics).
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -46,20 +51,32 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// noPages answers a GET outside the API when the server mounts no pages: 404, with a line
+// naming what does answer, so a person trying the address in a browser learns where to look.
+func noPages(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "404 not found: this server has no pages; its endpoints are /ws, /rooms, /replays, /healthz and /metrics", http.StatusNotFound)
+}
+
 // reject answers a refused request with a one-line plain-text reason.
 func (s *Server) reject(w http.ResponseWriter, status int, reason string) {
 	s.m.rejected(status)
 	http.Error(w, reason, status)
 }
 
-// handleWS checks Origin (403), subprotocol (400), token (401) and the per-IP cap (429)
-// before upgrading: gws would answer every refusal with a bare 400 after hijacking.
+// handleWS checks the WebSocket version (426), Origin (403), subprotocol (400), token (401)
+// and the per-IP cap (429) before upgrading: gws would answer every refusal with a bare 400.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
 	if closing {
 		s.reject(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		// RFC 6455 §4.2.2: 426 naming the version we speak (gws would answer a bare 400).
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		s.reject(w, http.StatusUpgradeRequired, "websocket version 13 required")
 		return
 	}
 	if !s.originAllowed(r) {
@@ -213,11 +230,14 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// defaultGame is the game a create that names none runs: the registry's only game. With none
+// or several registered it is "", which CreateRoom refuses as ErrUnknownGame (400 on POST
+// /rooms, 4004 on a join-create): the server has no favourite game to guess.
 func (s *Server) defaultGame() string {
 	if names := s.cfg.Games.Names(); len(names) == 1 {
 		return names[0]
 	}
-	return "arena"
+	return ""
 }
 
 func (s *Server) handleDeleteRoom(w http.ResponseWriter, r *http.Request) {

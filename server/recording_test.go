@@ -106,6 +106,9 @@ func newMatchDriver(t testing.TB, seed uint32, cfg Config) *matchDriver {
 	if cfg.ReconnectGrace == 0 {
 		cfg.ReconnectGrace = 2 * time.Second
 	}
+	if cfg.MaxSeatsPerIP == 0 {
+		cfg.MaxSeatsPerIP = -1 // up to 24 players, all from one in-process "address"
+	}
 	s, err := New(cfg)
 	require.NoError(t, err)
 	d.s = s

@@ -39,6 +39,7 @@ type seat struct {
 	session     string
 	droppedAt   time.Time
 	lastApplied uint32
+	chargedTo   string // the remote IP whose MaxSeatsPerIP this seat counts against ("": none)
 }
 
 type cmdKind uint8
@@ -394,6 +395,13 @@ func (r *Room) join(c *conn, j *joinReq, now time.Time) error {
 		return ErrRoomFull
 	}
 	if s == nil && !j.spectator {
+		var charged string
+		if r.cfg.Auth == AuthAnonymous && r.cfg.MaxSeatsPerIP > 0 {
+			if !r.srv.chargeSeat(c.ip) {
+				return ErrTooManySeats
+			}
+			charged = c.ip
+		}
 		id := j.player
 		if id == 0 {
 			for r.seats[r.nextPlayer] != nil || r.nextPlayer == 0 {
@@ -402,7 +410,7 @@ func (r *Room) join(c *conn, j *joinReq, now time.Time) error {
 			id = r.nextPlayer
 			r.nextPlayer++
 		}
-		s = &seat{player: id, in: newInbox(r.cfg.Inbox, r.nInputs)}
+		s = &seat{player: id, in: newInbox(r.cfg.Inbox, r.nInputs), chargedTo: charged}
 		r.seats[id] = s
 		r.seatOrder = append(r.seatOrder, s)
 		r.inputs = append(r.inputs, sim.Input{Player: id, Kind: sim.InputJoin})
@@ -512,6 +520,7 @@ func (r *Room) removeClient(c *conn) bool {
 // free removes a seat and its entity (a leave input this tick).
 func (r *Room) free(s *seat) {
 	delete(r.seats, s.player)
+	r.uncharge(s)
 	for i, x := range r.seatOrder {
 		if x == s {
 			r.seatOrder = append(r.seatOrder[:i], r.seatOrder[i+1:]...)
@@ -522,6 +531,14 @@ func (r *Room) free(s *seat) {
 	r.nPlayers.Store(int32(len(r.seats)))
 	r.srv.m.players.Dec()
 	r.log.Info("player left", "player", s.player, "tick", r.w.Tick()+1)
+}
+
+// uncharge gives a seat back to its address's MaxSeatsPerIP count.
+func (r *Room) uncharge(s *seat) {
+	if s.chargedTo != "" {
+		r.srv.releaseSeat(s.chargedTo)
+		s.chargedTo = ""
+	}
 }
 
 // expire frees seats whose connection has been gone longer than the reconnect grace.
@@ -739,6 +756,9 @@ func (r *Room) finish(err error) {
 		}
 	}
 	r.srv.m.players.Sub(float64(len(r.seats)))
+	for _, s := range r.seatOrder {
+		r.uncharge(s)
+	}
 	r.clients, r.statSubs = nil, nil
 	r.srv.removeRoom(r)
 	close(r.done)

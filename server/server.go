@@ -43,6 +43,11 @@ type Server struct {
 	closing  bool
 	httpSrvs []*http.Server
 	connsWG  sync.WaitGroup
+
+	seatMu  sync.Mutex     // guards seatsBy (rooms charge and release seats concurrently)
+	seatsBy map[string]int // anonymous seats held per remote IP (MaxSeatsPerIP)
+
+	violations logLimiter // protocol-violation log lines (close.go)
 }
 
 // New validates cfg (zero fields take their defaults) and returns a server.
@@ -53,7 +58,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, m: newMetrics(), secret: cfg.Secret, started: cfg.Now(),
-		rooms: map[string]*Room{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
+		rooms: map[string]*Room{}, conns: map[*conn]struct{}{}, perIP: map[string]int{}, seatsBy: map[string]int{},
 		maxInputs: 64,
 	}
 	if len(s.secret) == 0 {
@@ -66,8 +71,11 @@ func New(cfg Config) (*Server, error) {
 		// is 800 KB of idle buffers at 200 players. Larger messages are read through it.
 		ReadBufferSize: readBufferSize,
 		NewSession:     newSession,
-		SubProtocols:   []string{Subprotocol},
-		Logger:         gwsLogger{s.log},
+		// Close reasons (and text frames, refused anyway) must be UTF-8: RFC 6455 §8.1 asks for
+		// 1007 otherwise. Binary frames are not checked, so inputs pay nothing for it.
+		CheckUtf8Enabled: true,
+		SubProtocols:     []string{Subprotocol},
+		Logger:           gwsLogger{s.log},
 		// ParallelEnabled and PermessageDeflate stay off: parallel handling reorders a
 		// connection's inputs, and compression leaks secrets through lengths (CRIME/BREACH).
 	})
@@ -262,6 +270,36 @@ func (s *Server) dropConn(c *conn) {
 	s.mu.Unlock()
 }
 
+// chargeSeat counts a new anonymous seat against its address; false when the address holds
+// MaxSeatsPerIP already. Held seats count until they are freed (releaseSeat).
+func (s *Server) chargeSeat(ip string) bool {
+	s.seatMu.Lock()
+	defer s.seatMu.Unlock()
+	if s.seatsBy[ip] >= s.cfg.MaxSeatsPerIP {
+		return false
+	}
+	s.seatsBy[ip]++
+	return true
+}
+
+// releaseSeat undoes chargeSeat.
+func (s *Server) releaseSeat(ip string) {
+	s.seatMu.Lock()
+	defer s.seatMu.Unlock()
+	if s.seatsBy[ip] <= 1 {
+		delete(s.seatsBy, ip)
+	} else {
+		s.seatsBy[ip]--
+	}
+}
+
+// seatsOf returns the seats charged to ip (tests).
+func (s *Server) seatsOf(ip string) int {
+	s.seatMu.Lock()
+	defer s.seatMu.Unlock()
+	return s.seatsBy[ip]
+}
+
 // reserveIP counts a connection against its address's cap; false beyond it.
 func (s *Server) reserveIP(ip string) bool {
 	s.mu.Lock()
@@ -295,7 +333,7 @@ func (s *Server) serve(ln net.Listener, certFile, keyFile string) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes - netHTTPHeaderSlack, // net/http adds the slack back
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

@@ -32,11 +32,15 @@ export function closeMessage(code: number, reason: string): string {
     case 4003:
       return `server full: too many rooms${why}`;
     case 4004:
-      return `room not found${why}`;
+      // The same code answers a join-create naming a game the server does not run.
+      if (reason === "unknown game") return "unknown game: the server does not run it";
+      return "room not found";
     case 4009:
       return `room full${why}`;
     case 4010:
       return `replaced by a newer session (another tab?)${why}`;
+    case 4029:
+      return "too many players from your address: try again when one of them leaves";
     default:
       return `connection closed (code ${code})${why}`;
   }
@@ -50,6 +54,7 @@ export function shouldReconnect(code: number, reason: string): boolean {
     case 1011:
     case 4003:
     case 4009:
+    case 4029:
       return true;
     case 1008:
       return reason === "too slow" || reason === "join timeout";
@@ -60,5 +65,5 @@ export function shouldReconnect(code: number, reason: string): boolean {
 
 /** reconnectsLater reports codes worth a longer wait (the server or room is full or failing). */
 export function reconnectsLater(code: number): boolean {
-  return code === 1011 || code === 4003 || code === 4009;
+  return code === 1011 || code === 4003 || code === 4009 || code === 4029;
 }

@@ -386,6 +386,7 @@ describe("client", () => {
       [1011, "room failed", true, /server error/],
       [4003, "", true, /server full/],
       [4009, "", true, /room full/],
+      [4029, "too many seats from your address", true, /too many players from your address/],
       [1008, "too slow", true, /too slow/],
       [1008, "join timeout", true, /join took too long/],
       [1000, "", false, /closed/],
@@ -396,6 +397,8 @@ describe("client", () => {
       [4001, "superseded", false, /new token/],
       [4002, "match over", false, /room closed: match over/],
       [4004, "", false, /room not found/],
+      [4004, "room not found", false, /^room not found$/],
+      [4004, "unknown game", false, /^unknown game/],
       [4010, "", false, /replaced/],
     ];
     for (const [code, reason, retry, msg] of cases) {

@@ -79,7 +79,7 @@ func TestServeHelpExplainsEveryFlag(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"serve", "-h"}, env(nil), &out, &errb))
 	for _, f := range []string{"-addr", "-auth", "-auth-secret-file", "-allow-origin", "-tick-rate", "-max-catchup",
-		"-ring", "-hash-every", "-max-rooms", "-max-players", "-max-conns", "-max-conns-per-ip", "-max-msg-bytes",
+		"-ring", "-hash-every", "-max-rooms", "-max-players", "-max-conns", "-max-conns-per-ip", "-max-seats-per-ip", "-max-msg-bytes",
 		"-header-timeout", "-max-header-bytes", "-inbox", "-inputs-per-tick", "-input-rate", "-input-burst",
 		"-input-bytes", "-write-timeout", "-max-lag", "-ping-interval", "-pong-timeout", "-join-timeout",
 		"-reconnect-grace", "-room-grace", "-shutdown-timeout", "-log-level", "-log-format"} {

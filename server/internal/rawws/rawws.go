@@ -33,17 +33,19 @@ type Conn struct {
 	br *bufio.Reader
 }
 
-// Response is a refused handshake's status and body.
+// Response is a refused handshake's status, headers and body.
 type Response struct {
 	Status int
+	Header http.Header
 	Body   string
 }
 
 // Options shape the handshake.
 type Options struct {
 	Origin      string
-	Subprotocol string // "" offers none; default callers pass "ticksync.v1"
-	Header      http.Header
+	Subprotocol string      // "" offers none; default callers pass "ticksync.v1"
+	Header      http.Header // extra headers; each replaces a default of the same name
+	LocalIP     string      // dial from this address (e.g. 127.0.0.2: Linux accepts all of 127/8); "": any
 }
 
 // Dial opens a TCP connection to the ws:// URL and performs the handshake. A non-101 answer
@@ -53,7 +55,11 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if o.LocalIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.LocalIP)}
+	}
+	nc, err := d.Dial("tcp", u.Host)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,6 +79,7 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 		req.Header.Set("Origin", o.Origin)
 	}
 	for k, vs := range o.Header {
+		req.Header.Del(k)
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
@@ -90,7 +97,7 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		nc.Close()
-		return nil, &Response{Status: resp.StatusCode, Body: string(body)}, nil
+		return nil, &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, nil
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return &Conn{Conn: nc, br: br}, nil, nil
@@ -140,6 +147,13 @@ func (c *Conn) WriteFrame(f Frame) error {
 	}
 	_, err := c.Write(append(hdr[:i], p...))
 	return err
+}
+
+// WriteClose writes a close frame with code and reason (the reason's bytes as given, valid
+// UTF-8 or not).
+func (c *Conn) WriteClose(code uint16, reason []byte) error {
+	p := binary.BigEndian.AppendUint16(nil, code)
+	return c.WriteFrame(Frame{Op: OpClose, Payload: append(p, reason...)})
 }
 
 // WriteBinary writes one masked, final binary frame.
