@@ -38,6 +38,12 @@ type options struct {
 	floorLoop  bool
 	compare    string // a peer's JSONL: compare instead of running
 
+	// The hostile mix and the soak (hostile.go, soak.go).
+	hostilePct  float64       // hostile clients as a percentage of the honest ones
+	soakPlayers int           // soak: honest players (0: 80 % of an R search's count)
+	cleanDur    time.Duration // soak: the clean run's window (0: min(-duration, 5m))
+	sampleEvery time.Duration // soak: sampling window
+
 	// Hidden modes.
 	loadgen     bool
 	floorServer bool
@@ -79,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("ticksync bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ticksync bench [-scenario A|B|B60|B128|C|R|floor] [flags]\n\n"+
+		fmt.Fprintf(stderr, "usage: ticksync bench [-scenario A|B|B60|B128|C|R|floor|soak] [flags]\n\n"+
 			"Runs the docs/benchmark.md workload against a ticksync server it starts (or -target),\n"+
 			"appends one JSON object per run to -out, prints a markdown table and writes an SVG plot.\n\n")
 		fs.PrintDefaults()
@@ -114,6 +120,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.compare, "compare", "", "don't run: compare the newest run of each scenario in -out with those in this JSONL file (e.g. bench/results/peer.jsonl)")
 	fs.BoolVar(&o.floorLoop, "floor-loop", false, "floor: write every frame from the tick loop (serial) instead of per-connection writers as ticksync does")
 	fs.IntVar(&o.frameBytes, "frame-bytes", 2000, "floor: frame payload bytes (a run uses its measured bytes per patch)")
+	hostile := fs.String("hostile", "", `hostile clients as a share of the honest ones, e.g. "5%": equal numbers of `+
+		"input floods, garbage, oversized messages, never-readers, slowloris and join/close storms, each from its own loopback address "+
+		"(127.0.0.2 up), in rooms of their own; each kind's close codes are counted (default: none; soak: 5%)")
+	fs.IntVar(&o.soakPlayers, "soak-players", 0, "soak: honest players (0: 80% of the count an R search finds first)")
+	fs.DurationVar(&o.cleanDur, "clean-duration", 0, "soak: the clean run's window (0: -duration, at most 5m)")
+	fs.DurationVar(&o.sampleEvery, "sample-every", 10*time.Second, "soak: how often RSS, goroutines, fds and the honest clients' figures are sampled")
 	// Hidden modes: the processes `ticksync bench` starts.
 	fs.BoolVar(&o.loadgen, "loadgen", false, "internal: run as a load generator process")
 	fs.BoolVar(&o.floorServer, "floor-server", false, "internal: run as the floor's TCP server")
@@ -122,6 +134,29 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "internal: load generator seed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if strings.EqualFold(o.sc.Name, "soak") {
+		if !set["duration"] {
+			o.sc.Duration = 30 * time.Minute
+		}
+		if !set["warmup"] { // joins settle and the load generators' start-up lag passes
+			o.sc.Warmup = 30 * time.Second
+		}
+		if *hostile == "" {
+			*hostile = "5%"
+		}
+	}
+	if *hostile != "" {
+		p, err := parsePct(*hostile)
+		if err != nil {
+			return nil, err
+		}
+		o.hostilePct = p
+	}
+	if o.sampleEvery < time.Second {
+		return nil, fmt.Errorf("bench: -sample-every %v: want at least 1s", o.sampleEvery)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("bench: unexpected arguments %q", fs.Args())

@@ -36,7 +36,102 @@ func writePlot(path string, res *result) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	if res.Soak != nil {
+		return os.WriteFile(path, renderSoakPlot(res), 0o644)
+	}
 	return os.WriteFile(path, renderPlot(res), 0o644)
+}
+
+// timeSeries is one curve over time: y at each x (seconds).
+type timeSeries struct {
+	name  string
+	color string
+	x, y  []float64
+}
+
+// renderSoakPlot draws the soak's samples over time: the server's RSS, goroutines and open
+// file descriptors, and the honest clients' RTT p99 (soak and clean run).
+func renderSoakPlot(res *result) []byte {
+	s := res.Soak
+	var b bytes.Buffer
+	const w, h = 960, 640
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	title := fmt.Sprintf("ticksync %s, soak: %d honest players, %d Hz, hostile %g%%, %gs — %s",
+		res.Version, s.Players, res.Hz, s.HostilePct, res.DurationS, res.Machine)
+	fmt.Fprintf(&b, `<text x="%d" y="20" text-anchor="middle" font-size="13">%s</text>`+"\n", w/2, html.EscapeString(title))
+	get := func(ss []soakSample, f func(soakSample) float64) (x, y []float64) {
+		for _, v := range ss {
+			x, y = append(x, v.TS), append(y, f(v))
+		}
+		return x, y
+	}
+	series := func(name, color string, ss []soakSample, f func(soakSample) float64) timeSeries {
+		x, y := get(ss, f)
+		return timeSeries{name, color, x, y}
+	}
+	ph := (h - 40) / 2
+	timePanel(&b, 10, 30, w/2-20, ph, "server RSS (MB)", []timeSeries{
+		series("soak", "#d62728", s.Samples, func(v soakSample) float64 { return v.RSSMB }),
+		series("clean", "#1f77b4", s.CleanSamples, func(v soakSample) float64 { return v.RSSMB }),
+	})
+	timePanel(&b, w/2+10, 30, w/2-20, ph, "server goroutines", []timeSeries{
+		series("soak", "#d62728", s.Samples, func(v soakSample) float64 { return float64(v.Goroutines) }),
+		series("clean", "#1f77b4", s.CleanSamples, func(v soakSample) float64 { return float64(v.Goroutines) }),
+	})
+	timePanel(&b, 10, 30+ph, w/2-20, ph, "server open file descriptors", []timeSeries{
+		series("soak", "#d62728", s.Samples, func(v soakSample) float64 { return float64(v.FDs) }),
+		series("clean", "#1f77b4", s.CleanSamples, func(v soakSample) float64 { return float64(v.FDs) }),
+	})
+	timePanel(&b, w/2+10, 30+ph, w/2-20, ph, "honest RTT p99 per window (ms)", []timeSeries{
+		series("soak", "#d62728", s.Samples, func(v soakSample) float64 { return v.RTTP99Ms }),
+		series("clean", "#1f77b4", s.CleanSamples, func(v soakSample) float64 { return v.RTTP99Ms }),
+	})
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}
+
+// timePanel draws curves over time (x: seconds from 0 to the longest series' end; y: from 0).
+func timePanel(b *bytes.Buffer, x, y, w, h int, title string, ss []timeSeries) {
+	const left, right, top, bottom = 50, 10, 24, 36
+	pw, ph := float64(w-left-right), float64(h-top-bottom)
+	ox, oy := float64(x+left), float64(y+top)
+	var xmax, ymax float64
+	for _, s := range ss {
+		for i := range s.x {
+			xmax, ymax = max(xmax, s.x[i]), max(ymax, s.y[i])
+		}
+	}
+	xmax, ymax = max(xmax, 1), niceCeil(ymax*1.1)
+	fmt.Fprintf(b, `<g><text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", x+w/2, y+14, html.EscapeString(title))
+	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#888"/>`+"\n", ox, oy, pw, ph)
+	for i := 0; i <= 5; i++ {
+		v := ymax * float64(i) / 5
+		yy := oy + ph - ph*float64(i)/5
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/><text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			ox, yy, ox+pw, yy, ox-4, yy+4, fmtTick(v))
+	}
+	for i := 0; i <= 5; i++ {
+		v := xmax * float64(i) / 5
+		xx := ox + pw*float64(i)/5
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%.0f</text>`+"\n", xx, oy+ph+14, v)
+	}
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555">seconds into the window</text>`+"\n", ox+pw/2, oy+ph+30)
+	ly := oy + 14
+	for _, s := range ss {
+		if len(s.x) == 0 {
+			continue
+		}
+		var pts bytes.Buffer
+		for i := range s.x {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", ox+pw*s.x[i]/xmax, oy+ph-ph*min(s.y[i]/ymax, 1.02))
+		}
+		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", s.color, pts.String())
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/><text x="%.1f" y="%.1f">%s (n=%d)</text>`+"\n",
+			ox+8, ly-4, ox+24, ly-4, s.color, ox+28, ly, html.EscapeString(s.name), len(s.x))
+		ly += 15
+	}
+	b.WriteString("</g>\n")
 }
 
 func renderPlot(res *result) []byte {

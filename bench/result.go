@@ -101,37 +101,39 @@ type result struct {
 	ClientDecodeMsPerPatch float64 `json:"client_decode_ms_per_patch"`
 
 	// Additions.
-	Rooms             int          `json:"rooms"`
-	PlayersPerRoom    int          `json:"players_per_room"`
-	InputHz           float64      `json:"input_hz"`
-	Target            string       `json:"target,omitempty"`
-	ServerCmd         string       `json:"server_cmd,omitempty"`
-	ClientMode        string       `json:"client_mode"`
-	DecodingClients   int          `json:"decoding_clients"`
-	Ticks             int          `json:"ticks"`
-	TicksPerS         float64      `json:"ticks_per_s"`
-	Patches           int64        `json:"patches"`
-	InputsSent        int64        `json:"inputs_sent"`
-	HoldSamples       int          `json:"hold_samples"`
-	LoadgenProcs      int          `json:"loadgen_procs"`
-	LoadgenMaxProcPct float64      `json:"loadgen_max_proc_cpu_pct"`
-	LoadgenLagP99Ms   float64      `json:"loadgen_lag_p99_ms"`
-	AllocsPerTickP50  float64      `json:"allocs_per_tick_p50"`     // the median tick's (others' allocations during a tick inflate the mean)
-	AllocsPerTickProc float64      `json:"allocs_per_tick_process"` // all the process's allocations in the window per tick
-	BoundedByLoadgen  bool         `json:"bounded_by_loadgen"`
-	Disconnects       int          `json:"disconnects"`
-	LoadAvg           float64      `json:"loadavg_1m"`           // the machine's 1-minute load average at the end
-	OtherCPUUtilPct   *float64     `json:"other_cpu_util_pct"`   // CPU of every other process in the window (null: unknown)
-	FullStateMaxBytes int          `json:"full_state_bytes_max"` // the largest join's full state (the last joiner's)
-	FullStates        int          `json:"full_states"`          // joins whose full state was measured
-	RTTSamples        int          `json:"rtt_samples"`
-	Floor             *floorResult `json:"floor,omitempty"`
-	PlayersHeld       int          `json:"players_held,omitempty"`
-	FloorPlayersHeld  int          `json:"floor_players_held,omitempty"`
-	Steps             []capStep    `json:"steps,omitempty"`
-	FloorSteps        []capStep    `json:"floor_steps,omitempty"`
-	Notes             []string     `json:"notes,omitempty"`
-	Plot              string       `json:"plot,omitempty"`
+	Rooms             int                 `json:"rooms"`
+	PlayersPerRoom    int                 `json:"players_per_room"`
+	InputHz           float64             `json:"input_hz"`
+	Target            string              `json:"target,omitempty"`
+	ServerCmd         string              `json:"server_cmd,omitempty"`
+	ClientMode        string              `json:"client_mode"`
+	DecodingClients   int                 `json:"decoding_clients"`
+	Ticks             int                 `json:"ticks"`
+	TicksPerS         float64             `json:"ticks_per_s"`
+	Patches           int64               `json:"patches"`
+	InputsSent        int64               `json:"inputs_sent"`
+	HoldSamples       int                 `json:"hold_samples"`
+	LoadgenProcs      int                 `json:"loadgen_procs"`
+	LoadgenMaxProcPct float64             `json:"loadgen_max_proc_cpu_pct"`
+	LoadgenLagP99Ms   float64             `json:"loadgen_lag_p99_ms"`
+	AllocsPerTickP50  float64             `json:"allocs_per_tick_p50"`     // the median tick's (others' allocations during a tick inflate the mean)
+	AllocsPerTickProc float64             `json:"allocs_per_tick_process"` // all the process's allocations in the window per tick
+	BoundedByLoadgen  bool                `json:"bounded_by_loadgen"`
+	Disconnects       int                 `json:"disconnects"`
+	LoadAvg           float64             `json:"loadavg_1m"`           // the machine's 1-minute load average at the end
+	OtherCPUUtilPct   *float64            `json:"other_cpu_util_pct"`   // CPU of every other process in the window (null: unknown)
+	FullStateMaxBytes int                 `json:"full_state_bytes_max"` // the largest join's full state (the last joiner's)
+	FullStates        int                 `json:"full_states"`          // joins whose full state was measured
+	RTTSamples        int                 `json:"rtt_samples"`
+	Floor             *floorResult        `json:"floor,omitempty"`
+	PlayersHeld       int                 `json:"players_held,omitempty"`
+	FloorPlayersHeld  int                 `json:"floor_players_held,omitempty"`
+	Steps             []capStep           `json:"steps,omitempty"`
+	FloorSteps        []capStep           `json:"floor_steps,omitempty"`
+	Hostile           []hostileKindResult `json:"hostile,omitempty"` // -hostile: each kind's connections and the close codes they got
+	Soak              *soakResult         `json:"soak,omitempty"`
+	Notes             []string            `json:"notes,omitempty"`
+	Plot              string              `json:"plot,omitempty"`
 
 	plot *plotData // the distributions behind the SVG
 }
@@ -187,6 +189,13 @@ func writeMarkdown(w io.Writer, r *result) {
 		{"allocs per tick: mean, p50 (during ticks) / whole process", fmt.Sprintf("%.1f, %.0f / %.1f", r.AllocsPerTick, r.AllocsPerTickP50, r.AllocsPerTickProc)},
 		{"client decode ms per patch (Go)", fmt.Sprintf("%.4f", r.ClientDecodeMsPerPatch)},
 		{"load generator CPU % (max per process)", fmt.Sprintf("%.1f (%.1f, %d procs)%s", r.LoadgenCPUUtilPct, r.LoadgenMaxProcPct, r.LoadgenProcs, satNote(r.LoadgenSaturated))},
+	}
+	if r.Soak != nil { // clean against soak: the soak's own rows
+		rows = writeSoakMarkdown(rows[:3], r)
+	} else {
+		for _, h := range r.Hostile {
+			rows = append(rows, [2]string{"hostile " + h.Kind, hostileRow(h)})
+		}
 	}
 	if r.Server == "floor" { // a bare TCP server: no game, no WebSocket, no stats to show
 		rows = slices.DeleteFunc(rows, func(row [2]string) bool { return !floorRows[row[0]] })

@@ -51,6 +51,8 @@ type rig struct {
 	parent   *rig   // the floor's rig hands its notes to the run's
 	stepping bool   // scenario R: a step's findings go to its capStep, not to the notes
 	recDir   string // the server's recordings with -record, removed at the end
+	// extraRooms are rooms beyond the scenario's the server must allow (the hostile mix's).
+	extraRooms int
 }
 
 // runBench is the parent: it runs the scenario and writes the results.
@@ -72,6 +74,8 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		res, err = r.runFloorScenario(ctx)
 	case "R":
 		res, err = r.runCapacity(ctx)
+	case "soak":
+		res, err = r.runSoak(ctx)
 	default:
 		res, err = r.runScenario(ctx)
 	}
@@ -186,7 +190,7 @@ func (r *rig) start(ctx context.Context, maxRooms, maxPlayers int) error {
 	}
 	opt("tick-rate", strconv.Itoa(r.o.sc.Hz))
 	opt("max-players", strconv.Itoa(maxPlayers+1)) // + the admin's seat
-	opt("max-rooms", strconv.Itoa(maxRooms+1))
+	opt("max-rooms", strconv.Itoa(maxRooms+1+r.extraRooms))
 	opt("max-conns-per-ip", "-1")
 	opt("max-conns", strconv.Itoa(max(4096, maxRooms*(maxPlayers+1)+64)))
 	opt("record", strconv.FormatBool(r.o.sc.Recording))
@@ -197,6 +201,9 @@ func (r *rig) start(ctx context.Context, maxRooms, maxPlayers int) error {
 		}
 		r.recDir = dir
 		opt("record-dir", dir)
+		if r.o.sc.Name == "soak" { // every recording is verified: none may be pruned
+			opt("record-keep", "0")
+		}
 	}
 	opt("log-level", "warn")
 	args = append(args, strings.Fields(r.o.serverArgs)...)
@@ -222,6 +229,19 @@ func gctraceEnv() string {
 
 // close stops everything the rig started.
 func (r *rig) close() {
+	r.closeClients()
+	if r.srv != nil {
+		r.srv.stop()
+		r.srv = nil
+	}
+	if r.recDir != "" {
+		_ = os.RemoveAll(r.recDir)
+		r.recDir = ""
+	}
+}
+
+// closeClients stops the load generators and closes the admin connections.
+func (r *rig) closeClients() {
 	r.mu.Lock()
 	lgs, admins := r.loadgens, r.admins
 	r.loadgens, r.admins = nil, nil
@@ -236,14 +256,6 @@ func (r *rig) close() {
 		go func() { defer wg.Done(); a.Close() }()
 	}
 	wg.Wait()
-	if r.srv != nil {
-		r.srv.stop()
-		r.srv = nil
-	}
-	if r.recDir != "" {
-		_ = os.RemoveAll(r.recDir)
-		r.recDir = ""
-	}
 }
 
 // adminToken mints an admin token for room.

@@ -11,6 +11,10 @@ import (
 // runScenario runs one fixed-size scenario (A, B, B60, B128, C or flags), then the floor.
 func (r *rig) runScenario(ctx context.Context) (*result, error) {
 	sc := r.o.sc
+	perKind := hostileCount(sc.Clients, r.o.hostilePct)
+	if perKind > 0 {
+		r.extraRooms = (hostileSeats(perKind) + sc.PlayersPerRoom - 1) / sc.PlayersPerRoom
+	}
 	if err := r.start(ctx, sc.Rooms, sc.PlayersPerRoom); err != nil {
 		return nil, err
 	}
@@ -31,12 +35,23 @@ func (r *rig) runScenario(ctx context.Context) (*result, error) {
 	if err := r.warm(ctx, sc.Warmup); err != nil {
 		return nil, err
 	}
+	var mix *hostileMix
+	if perKind > 0 {
+		var err error
+		if mix, err = r.startHostileMix(ctx, perKind, r.extraRooms, sc.Duration+time.Minute); err != nil {
+			return nil, err
+		}
+		defer mix.stop()
+	}
 	m, err := r.measureServer(ctx, "measuring "+sc.Name, sc.Duration, sc.Rooms)
 	if err != nil {
 		return nil, err
 	}
 	res := r.newResult()
 	r.fill(res, m)
+	if mix != nil {
+		res.Hostile = mix.stop()
+	}
 	r.close() // the floor runs on a quiet machine
 	if r.o.floor {
 		fd := r.o.floorDur

@@ -31,10 +31,12 @@ var scenarios = map[string]scenario{
 	"C":     {Entities: 5000, Clients: 100, Hz: 20},
 	"R":     {Entities: 10, Clients: 10, Hz: 20, Rooms: 1, PlayersPerRoom: 10},
 	"floor": {Entities: 0, Clients: 200, Hz: 20},
+	// soak is R's load at 80 % of R's count, clean and then with the hostile mix (soak.go).
+	"soak": {Entities: 10, Clients: 10, Hz: 20, Rooms: 1, PlayersPerRoom: 10, Recording: true},
 }
 
 // scenarioNames lists the scenarios in the order of docs/benchmark.md.
-const scenarioNames = "A, B, B60, B128, C, R, floor"
+const scenarioNames = "A, B, B60, B128, C, R, floor, soak"
 
 // resolve fills zero fields from the named scenario and checks the result.
 func (s scenario) resolve() (scenario, error) {
