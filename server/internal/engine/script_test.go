@@ -62,9 +62,9 @@ func newGame() *game {
 	return g
 }
 
-func (g *game) Schema() *sim.Schema      { return g.s }
-func (g *game) Init(*sim.World) error    { return nil }
-func (g *game) Load(w *sim.World) error  { return nil }
+func (g *game) Schema() *sim.Schema     { return g.s }
+func (g *game) Init(*sim.World) error   { return nil }
+func (g *game) Load(w *sim.World) error { return nil }
 func (g *game) Step(w *sim.World, _ uint32, in []sim.Input) {
 	for _, i := range in {
 		switch i.Kind {
