@@ -27,7 +27,7 @@ func TestDueTicks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, dueTicks(start, start.Add(tc.at), tc.rate))
+			assert.Equal(t, tc.want, dueTicks(start, start.Add(tc.at), tc.rate, time.Second))
 		})
 	}
 }
@@ -69,4 +69,37 @@ func TestClockCatchUpCap(t *testing.T) {
 	// Calling again at the same instant runs nothing.
 	n, _ = c.due(start.Add(1050 * time.Millisecond))
 	assert.Zero(t, n)
+}
+
+// TestSpeedClock: a replay's schedule at a speed factor is the tick rate scaled exactly, with
+// no drift over a long match, and its catch-up cap slows playback rather than spiralling.
+func TestSpeedClock(t *testing.T) {
+	start := time.Unix(0, 0)
+	cases := []struct {
+		name        string
+		rate, speed int
+		interval    time.Duration // between ticks
+	}{
+		{"20 Hz at 100%", 20, 100, 50 * time.Millisecond},
+		{"20 Hz at 25%", 20, 25, 200 * time.Millisecond},
+		{"20 Hz at 800%", 20, 800, 6250 * time.Microsecond},
+		{"60 Hz at 150%", 60, 150, time.Second / 90},
+		{"128 Hz at 800%", 128, 800, time.Second / 1024},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newSpeedClock(start, tc.rate, tc.speed, 1<<40)
+			perHour := uint64(tc.rate * tc.speed * 36) // rate·speed/100 per second, 3,600 s
+			assert.InDelta(t, float64(time.Hour/tc.interval), float64(perHour), 2, "the case's interval")
+			n, skipped := c.due(start.Add(time.Hour - time.Nanosecond))
+			assert.Zero(t, skipped)
+			assert.InDelta(t, perHour, n, 1, "an hour's ticks")
+			want := float64(n) * float64(time.Hour) / float64(perHour) // tick n+1 is due at n intervals
+			assert.InDelta(t, want, float64(c.next().Sub(start)), 2, "no drift")
+		})
+	}
+	c := newSpeedClock(start, 20, 800, 256)
+	n, skipped := c.due(start.Add(time.Minute))
+	assert.Equal(t, uint64(256), n, "catch-up capped")
+	assert.Equal(t, uint64(60*160+1-256), skipped)
 }
