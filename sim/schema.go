@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 )
@@ -355,8 +356,12 @@ func (s *Schema) BytesFieldByName(c Class, name string) (BytesField, bool) {
 	return BytesField{}, false
 }
 
-// Input returns the input field declarations in Input.Values order.
-func (s *Schema) Input() []FieldSpec { return s.input }
+// Input returns a copy of the input field declarations, in Input.Values order: the schema
+// is immutable, so callers get their own slice (NumInputs counts them without copying).
+func (s *Schema) Input() []FieldSpec { return slices.Clone(s.input) }
+
+// NumInputs returns how many values an input carries.
+func (s *Schema) NumInputs() int { return len(s.input) }
 
 // ClampInput clamps each value to its input field's range, in place, and reports how many
 // values were clamped.

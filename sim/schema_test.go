@@ -97,6 +97,12 @@ func TestSchemaHandles(t *testing.T) {
 	require.Len(t, s.Input(), 2)
 	assert.Equal(t, "fire", s.Input()[1].Name)
 	assert.Equal(t, sim.KindBool, s.Input()[1].Kind)
+	assert.Equal(t, 2, s.NumInputs())
+	in := s.Input()
+	in[1].Name, in[0].Max = "mutated", 1
+	assert.Equal(t, "fire", s.Input()[1].Name, "Input is a copy: the schema stays immutable")
+	assert.Equal(t, int32(100), s.Input()[0].Max)
+	assert.Equal(t, 0, s.ClampInput([]int32{50, 1}), "clamping reads the schema's own ranges")
 
 	c, ok := s.ClassByName("player")
 	require.True(t, ok)
