@@ -36,12 +36,12 @@ drift: generate
 	@out=$$(git status --porcelain -- proto client-js/src/gen); \
 	if [ -n "$$out" ]; then echo "generated code drifted from the .proto files (run make generate, commit):"; echo "$$out"; exit 1; fi
 
-# The demo bundle is committed (the binary embeds server/web/): rebuild it and fail when it
-# differs from what is checked in.
+# The demo bundle is committed (package web embeds it; the binary mounts it): rebuild it and
+# fail when it differs from what is checked in. Only the built files: web.go is source.
 web: setup
 	cd client-js && npm run --silent build:web
-	@out=$$(git status --porcelain -- server/web); \
-	if [ -n "$$out" ]; then echo "server/web is stale (cd client-js && npm run build:web, then commit):"; echo "$$out"; exit 1; fi
+	@out=$$(git status --porcelain -- 'web/*.html' 'web/*.js' 'web/*.css'); \
+	if [ -n "$$out" ]; then echo "web/ is stale (cd client-js && npm run build:web, then commit):"; echo "$$out"; exit 1; fi
 
 vet:
 	go vet $(GOPKGS)

@@ -615,7 +615,8 @@ func TestHTTPAPI(t *testing.T) {
 	require.NoError(t, err)
 	ib, _ := io.ReadAll(idx.Body)
 	idx.Body.Close()
-	assert.True(t, bytes.Contains(ib, []byte("ticksync")))
+	assert.Equal(t, http.StatusNotFound, idx.StatusCode, "no Config.Pages: the server has no pages")
+	assert.True(t, bytes.Contains(ib, []byte("/ws")), "the 404 names the endpoints: %s", ib)
 }
 
 // TestAdminRoutesInTokenMode: operator routes need an admin token in token mode.
@@ -636,8 +637,8 @@ func TestAdminRoutesInTokenMode(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, do(mint(t, auth.Claims{Room: auth.AnyRoom, Role: auth.RoleAdmin})))
 }
 
-// TestPprof: -pprof serves /debug/pprof/ beside the demo at / (the patterns must not
-// conflict: ServeMux panics on registration when they do); without it the path is not found.
+// TestPprof: -pprof serves /debug/pprof/ beside pages at / (the patterns must not conflict:
+// ServeMux panics on registration when they do); without it the path is not found.
 func TestPprof(t *testing.T) {
 	get := func(ts *testServer, path string) (int, string) {
 		resp, err := http.Get(ts.httpURL(path))
@@ -646,7 +647,8 @@ func TestPprof(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	on := startServer(t, Config{TickRate: 20, Pprof: true}, nil)
+	pages := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ticksync pages") })
+	on := startServer(t, Config{TickRate: 20, Pprof: true, Pages: pages}, nil)
 	code, body := get(on, "/debug/pprof/")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "goroutine")

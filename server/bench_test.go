@@ -34,7 +34,7 @@ func newBenchRoom(tb testing.TB, players int, opts ...func(*Config)) *benchRoom 
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s, err := New(cfg)
+	s, err := New(withArena(cfg))
 	require.NoError(tb, err)
 	r, err := s.CreateRoom("bench", "arena", []byte(`{"npcs":1000}`))
 	require.NoError(tb, err)

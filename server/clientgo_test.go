@@ -13,12 +13,18 @@ import (
 	client "github.com/ticksync/ticksync/client-go"
 	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim"
+	"github.com/ticksync/ticksync/sim/arena"
 )
 
 // These tests drive the server with the project's Go client, as bots and the benchmark do.
 
+// serve starts a server playing arena (unless cfg names its games).
 func serve(t *testing.T, cfg server.Config) string {
 	t.Helper()
+	if cfg.Games == nil {
+		cfg.Games = server.NewRegistry()
+		require.NoError(t, cfg.Games.Register(arena.Name, arena.New))
+	}
 	s, err := server.New(cfg)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -99,8 +100,13 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
 
-	// Games is the game registry (default: NewRegistry(), arena built in).
+	// Games are the games rooms may run (default: an empty registry, so no room can be
+	// created). The server knows no game of its own: cmd/ticksync registers arena.
 	Games *Registry
+	// Pages answers the GET requests no other route takes ("/" and below): cmd/ticksync
+	// mounts the demo and replay viewer of package web. Nil: those answer 404 with a line
+	// naming the endpoints.
+	Pages http.Handler
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// NewRecorder, when set, starts a recorder for each new room; nil records nothing.

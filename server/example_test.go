@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim"
+	"github.com/ticksync/ticksync/sim/arena"
 )
 
 // counter is a tiny game: one entity whose "n" field counts ticks.
@@ -42,10 +43,14 @@ func (g *counter) Step(w *sim.World, tick uint32, inputs []sim.Input) {
 
 func (g *counter) Load(w *sim.World) error { return nil }
 
-// Example registers a game of one's own next to the built-in arena, creates a room for it
-// through the same API POST /rooms uses, and serves until shut down.
+// Example registers the games the server runs (it knows none of its own: here the demo game
+// arena and one of one's own), creates a room through the same API POST /rooms uses, and
+// serves until shut down.
 func Example() {
-	games := server.NewRegistry() // arena is built in
+	games := server.NewRegistry()
+	if err := games.Register(arena.Name, arena.New); err != nil {
+		panic(err)
+	}
 	if err := games.Register("counter", newCounter); err != nil {
 		panic(err)
 	}

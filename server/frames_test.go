@@ -34,7 +34,7 @@ func (w *fakeWriter) write(t *testing.T) bool {
 // gets a delta from its own baseline while the ring holds it, a full snapshot after; each
 // mirror ends bit-identical to the world.
 func TestFrameBaselines(t *testing.T) {
-	s, err := New(Config{TickRate: 20, ManualTicks: true, Ring: 8, MaxLag: 1 << 40})
+	s, err := New(withArena(Config{TickRate: 20, ManualTicks: true, Ring: 8, MaxLag: 1 << 40}))
 	require.NoError(t, err)
 	r, err := s.CreateRoom("f", "arena", []byte(`{"npcs":50}`))
 	require.NoError(t, err)

@@ -38,7 +38,7 @@ type testServer struct {
 // set, wraps the listener (e.g. to shrink socket buffers). Shutdown runs at cleanup.
 func startServer(t testing.TB, cfg Config, wrap func(net.Listener) net.Listener) *testServer {
 	t.Helper()
-	s, err := New(cfg)
+	s, err := New(withArena(cfg))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -109,7 +109,7 @@ func newMatchDriver(t testing.TB, seed uint32, cfg Config) *matchDriver {
 	if cfg.MaxSeatsPerIP == 0 {
 		cfg.MaxSeatsPerIP = -1 // up to 24 players, all from one in-process "address"
 	}
-	s, err := New(cfg)
+	s, err := New(withArena(cfg))
 	require.NoError(t, err)
 	d.s = s
 	r, err := s.CreateRoom("match", "arena", []byte(`{"npcs":20}`))
@@ -473,7 +473,7 @@ func TestRecordingCannotStart(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("optional", func(t *testing.T) {
-		s, err := New(Config{ManualTicks: true, NewRecorder: newRec})
+		s, err := New(withArena(Config{ManualTicks: true, NewRecorder: newRec}))
 		require.NoError(t, err)
 		r, err := s.CreateRoom("r", "arena", nil)
 		require.NoError(t, err)

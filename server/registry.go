@@ -6,20 +6,19 @@ import (
 	"sync"
 
 	"github.com/ticksync/ticksync/sim"
-	"github.com/ticksync/ticksync/sim/arena"
 )
 
-// Registry maps game names to the factories that make their rooms' games.
+// Registry maps game names to the factories that make their rooms' games. The server knows
+// no game of its own: whoever builds the server (cmd/ticksync registers arena) registers the
+// games it runs. The zero Registry is empty and ready to use.
 type Registry struct {
 	mu    sync.RWMutex
 	games map[string]sim.Factory
 }
 
-// NewRegistry returns a registry with the built-in arena game.
+// NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	r := &Registry{games: map[string]sim.Factory{}}
-	_ = r.Register(arena.Name, arena.New)
-	return r
+	return &Registry{games: map[string]sim.Factory{}}
 }
 
 // Register adds a game under name. Registering a name twice is an error.
@@ -31,6 +30,9 @@ func (r *Registry) Register(name string, f sim.Factory) error {
 	defer r.mu.Unlock()
 	if _, ok := r.games[name]; ok {
 		return fmt.Errorf("server: register game %q: already registered", name)
+	}
+	if r.games == nil {
+		r.games = map[string]sim.Factory{}
 	}
 	r.games[name] = f
 	return nil

@@ -18,7 +18,7 @@ func BenchmarkReplaySeek(b *testing.B) {
 	m := recMatch{hz: 20, ticks: 30 * 60 * 20, keyEvery: 200, players: 200, npcs: 1000, seed: 3, moveAll: true}
 	m.write(b, filepath.Join(dir, "long.tsrec"))
 	b.Logf("30-minute recording written in %v", time.Since(start))
-	srv, err := New(Config{})
+	srv, err := New(withArena(Config{}))
 	if err != nil {
 		b.Fatal(err)
 	}

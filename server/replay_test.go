@@ -113,7 +113,7 @@ func replayServer(t *testing.T, cfg Config, dir string) string {
 	if dir != "" {
 		cfg.Replays = ReplayDir(dir)
 	}
-	s, err := New(cfg)
+	s, err := New(withArena(cfg))
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -387,7 +387,7 @@ func TestListReplays(t *testing.T) {
 	assert.True(t, out[0].Complete)
 
 	// No recordings configured: an empty list.
-	s, err := New(Config{})
+	s, err := New(withArena(Config{}))
 	require.NoError(t, err)
 	rr := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/replays", nil))

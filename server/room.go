@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -148,7 +147,7 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	r := &Room{
 		id: id, game: game, config: config, srv: s, cfg: cfg, created: now,
 		log: cfg.Logger.With("room", id, "game", game),
-		g:   g, w: w, schema: schema, nInputs: len(schema.Input()),
+		g:   g, w: w, schema: schema, nInputs: schema.NumInputs(),
 		welcome: &pb.Welcome{Room: id, Game: game, TickRate: uint32(cfg.TickRate), State: st, Input: in,
 			ReconnectGraceMs: uint32(cfg.ReconnectGrace / time.Millisecond), HashEvery: uint32(max(cfg.HashEvery, 0))},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
@@ -559,14 +558,12 @@ func (r *Room) drain(measuring bool) {
 	for _, s := range r.seatOrder {
 		player := s.player
 		s.in.take(k, func(p *pendingInput) {
-			start := len(r.vals)
 			r.vals = append(r.vals, p.vals...)
 			r.inputs = append(r.inputs, sim.Input{Player: player, Kind: sim.InputMove, Seq: p.seq})
 			s.lastApplied = p.seq
 			if measuring && len(r.holdAt) < maxHoldSamples {
 				r.holdAt = append(r.holdAt, p.at)
 			}
-			_ = start
 		})
 	}
 	// Point the moves' Values into the arena only now: appends above may have moved it.
@@ -800,8 +797,6 @@ func growp[T any](s []*T, n int) []*T {
 	return make([]*T, n, n+n/2+8)
 }
 
-var _ = errors.Is
-
 // Test hooks (cheap, safe from any goroutine).
 
 // seatsSnapshot returns the seat of player id (tests; takes the tick lock).
@@ -821,15 +816,4 @@ func (r *Room) stateHash() uint64 {
 	r.tickMu.Lock()
 	defer r.tickMu.Unlock()
 	return r.w.Hash()
-}
-
-// playerEntities counts entities of the game's "player" class (tests).
-func (r *Room) playerEntities() int {
-	r.tickMu.Lock()
-	defer r.tickMu.Unlock()
-	c, ok := r.schema.ClassByName("player")
-	if !ok {
-		return 0
-	}
-	return len(r.w.Entities(c))
 }

@@ -24,7 +24,7 @@ func (b bomb) Step(w *sim.World, tick uint32, in []sim.Input) {
 }
 
 func TestRoomPanicClosesOnlyThatRoom(t *testing.T) {
-	games := NewRegistry()
+	games := arenaGames()
 	require.NoError(t, games.Register("bomb", func(hz uint32, cfg []byte) (sim.Game, error) {
 		g, err := arena.New(hz, cfg)
 		return bomb{g}, err
@@ -59,7 +59,7 @@ func TestEmptyRoomDisposed(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s, err := New(Config{ManualTicks: true, RoomGrace: 30 * time.Second, Now: clock})
+	s, err := New(withArena(Config{ManualTicks: true, RoomGrace: 30 * time.Second, Now: clock}))
 	require.NoError(t, err)
 	r, err := s.CreateRoom("idle", "arena", nil)
 	require.NoError(t, err)

@@ -59,7 +59,7 @@ func (pipeAddr) String() string  { return "127.0.0.1:1" }
 // bubbleServer runs a server on a pipe listener inside the current synctest bubble and
 // returns a dial function; the caller shuts it down with the returned stop.
 func bubbleServer(t *testing.T, cfg Config) (*Server, func(o dialOpts) *tclient, func()) {
-	s, err := New(cfg)
+	s, err := New(withArena(cfg))
 	require.NoError(t, err)
 	ln := newPipeListener()
 	served := make(chan struct{})

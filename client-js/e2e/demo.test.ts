@@ -161,7 +161,7 @@ describe("demo page", { timeout: 90_000 }, () => {
   });
 
   test("a page from another origin gets no connection, retries at most 4 times and says so", { timeout: 20_000 }, async () => {
-    const foreign = await serveStatic(join(repoRoot, "server/web"));
+    const foreign = await serveStatic(join(repoRoot, "web"));
     try {
       const sample = 'ticksync_handshake_rejects_total{status="403"}';
       const rejectsBefore = await metric(server.url, sample);

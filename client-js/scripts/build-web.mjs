@@ -1,4 +1,4 @@
-// Builds the demo page (demo/) into ../server/web/, the directory the Go binary embeds:
+// Builds the demo page (demo/) into ../web/, the directory Go package web embeds:
 // index.html, app.js, style.css. The output is byte-stable (no timestamps, no source maps,
 // fixed names) because it is committed and `make test` rebuilds it and checks git sees no
 // change. Files are rewritten only when their bytes differ.
@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const out = resolve(root, "../server/web");
+const out = resolve(root, "../web");
 const check = process.argv.includes("--check");
 
 const common = {
@@ -58,7 +58,7 @@ for (const [name, bytes] of Object.entries(files)) {
   if (!check) writeFileSync(p, bytes);
 }
 if (check && stale.length > 0) {
-  console.error(`server/web is stale (${stale.join(", ")}): run npm run build:web and commit it`);
+  console.error(`web/ is stale (${stale.join(", ")}): run npm run build:web and commit it`);
   process.exit(1);
 }
-for (const name of stale) console.log(`wrote server/web/${name} (${files[name].length} bytes)`);
+for (const name of stale) console.log(`wrote web/${name} (${files[name].length} bytes)`);

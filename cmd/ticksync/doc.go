@@ -1,10 +1,12 @@
 // Command ticksync is the project's one binary.
 //
-//	ticksync serve [flags]        host rooms (arena built in) over HTTP and WebSocket
+//	ticksync serve [flags]        host rooms of arena over HTTP and WebSocket, the demo at /
 //	ticksync token [flags]        mint an HMAC join token with the shared secret
 //	ticksync replay info FILE     describe a recording (complete, or torn and where)
 //	ticksync replay verify FILE   re-simulate a recording and check every tick's hash
 //	ticksync replay serve FILE…   serve recordings to the viewer
+//	ticksync bench [flags]        measure the server on the reference workload (docs/benchmark.md)
 //
-// The bench subcommand is still to come. Run any subcommand with -h for its flags.
+// The server knows no game: this binary registers arena (games.go) and mounts the demo and
+// viewer pages of package web. Run any subcommand with -h for its flags.
 package main

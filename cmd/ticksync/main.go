@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ticksync/ticksync/server"
 )
 
 // command is one subcommand: its name, a one-line summary and its entry point.
@@ -16,11 +18,16 @@ type command struct {
 	run     func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int
 }
 
-func commands() []command {
+// commands are the subcommands; serve and replay use games, the binary's one registry.
+func commands(games *server.Registry) []command {
 	return []command{
-		{"serve", "host rooms over HTTP and WebSocket", runServe},
+		{"serve", "host rooms over HTTP and WebSocket", func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+			return runServe(ctx, games, args, env, stdout, stderr)
+		}},
 		{"token", "mint an HMAC token for a room", runToken},
-		{"replay", "inspect, verify or serve recordings (info, verify, serve)", runReplay},
+		{"replay", "inspect, verify or serve recordings (info, verify, serve)", func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+			return runReplay(ctx, games, args, env, stdout, stderr)
+		}},
 		{"bench", "measure tick work, input latency, bytes, CPU and memory (docs/benchmark.md)", runBench},
 	}
 }
@@ -41,7 +48,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		}
 		return 0
 	}
-	for _, c := range commands() {
+	for _, c := range commands(newGames()) {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], env, stdout, stderr)
 		}
@@ -55,7 +62,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ticksync <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
-	for _, c := range commands() {
+	for _, c := range commands(nil) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)

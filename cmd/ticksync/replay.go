@@ -23,7 +23,7 @@ const (
 )
 
 // runReplay is `ticksync replay <info|verify|serve> …`.
-func runReplay(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+func runReplay(ctx context.Context, games *server.Registry, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 	usage := func() {
 		fmt.Fprintln(stderr, "usage: ticksync replay <command> [flags] FILE")
 		fmt.Fprintln(stderr)
@@ -42,9 +42,9 @@ func runReplay(ctx context.Context, args []string, _ func(string) string, stdout
 	case "info":
 		return runReplayInfo(args[1:], stdout, stderr)
 	case "verify":
-		return runReplayVerify(args[1:], stdout, stderr)
+		return runReplayVerify(games, args[1:], stdout, stderr)
 	case "serve":
-		return runReplayServe(ctx, args[1:], stdout, stderr)
+		return runReplayServe(ctx, games, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		usage()
 		return exitOK
@@ -197,7 +197,7 @@ func printInfo(w io.Writer, path string, in replay.Info) {
 	}
 }
 
-func runReplayVerify(args []string, stdout, stderr io.Writer) int {
+func runReplayVerify(games *server.Registry, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay verify", `usage: ticksync replay verify [-progress] [-q] FILE
 
 Re-simulates a recording with this binary's games and compares every tick's state hash
@@ -223,7 +223,6 @@ first tick that differs and, at the next keyframe, which entities and fields dif
 	if bar != nil {
 		cb = bar.update
 	}
-	games := server.NewRegistry()
 	err = replay.Verify(r, games.Lookup, cb)
 	if bar != nil {
 		bar.finish()

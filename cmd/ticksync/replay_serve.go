@@ -12,12 +12,13 @@ import (
 
 	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim/replay"
+	"github.com/ticksync/ticksync/web"
 )
 
 // runReplayServe is `ticksync replay serve FILE...`: the given recordings and the viewer
 // (/replay) over HTTP and WebSocket, without live rooms to speak of. A viewer joins
 // "replay:<name>", name being the file name without ".tsrec".
-func runReplayServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runReplayServe(ctx context.Context, games *server.Registry, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay serve", `usage: ticksync replay serve [flags] FILE...
 
 Serves recordings to the viewer at /replay (GET /replays lists them; a client joins
@@ -53,7 +54,7 @@ on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop i
 	if !isLoopback(*addr) {
 		log.Warn("anonymous on a non-loopback address: anyone can watch these recordings")
 	}
-	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Logger: log}
+	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Games: games, Pages: web.Pages(), Logger: log}
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)

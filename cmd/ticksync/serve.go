@@ -15,6 +15,7 @@ import (
 
 	"github.com/ticksync/ticksync/auth"
 	"github.com/ticksync/ticksync/server"
+	"github.com/ticksync/ticksync/web"
 )
 
 // serveFlags holds serve's flags; every default is safe on the open internet
@@ -67,11 +68,12 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	return f
 }
 
-func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+func runServe(ctx context.Context, games *server.Registry, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", `usage: ticksync serve [flags]
 
-Hosts game rooms (the arena game built in) over HTTP and WebSocket: /ws (subprotocol
-ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz, /metrics, / (demo).
+Hosts rooms of this binary's games (arena) over HTTP and WebSocket: /ws (subprotocol
+ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz, /metrics, / (demo),
+/replay (viewer).
 Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`, "", stderr)
 	f := newServeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -91,6 +93,7 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
 		return 2
 	}
+	cfg.Games, cfg.Pages = games, web.Pages()
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
