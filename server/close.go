@@ -60,7 +60,6 @@ var (
 	errControlFull  = errors.New("control queue full")
 	errWrongRoom    = errors.New("token not valid for this room")
 	errSuperseded   = errors.New("session superseded")
-	errNoStats      = errors.New("stats need an admin token")
 	errReplaced     = errors.New("replaced by a newer session")
 	errLeave        = errors.New("bye")
 	errRoomClosed   = errors.New("room closed")
@@ -95,7 +94,7 @@ func closeFor(err error) (code uint16, reason string) {
 		errors.Is(err, errJoinTimeout), errors.Is(err, errJoinFirst), errors.Is(err, errDoubleJoin),
 		errors.Is(err, errControlFull):
 		code, reason = CodePolicy, unwrapText(err)
-	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded), errors.Is(err, errNoStats),
+	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
 		code, reason = CodeUnauthorized, unwrapText(err)
 	case errors.Is(err, errRoomClosed):
@@ -126,7 +125,7 @@ func closeFor(err error) (code uint16, reason string) {
 func unwrapText(err error) string {
 	for _, s := range []error{errMalformed, errUnknownKind, errSeqRange, errExtraValues, errFlood,
 		errTooSlow, errJoinTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom,
-		errSuperseded, errNoStats} {
+		errSuperseded} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

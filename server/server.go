@@ -88,9 +88,6 @@ type gwsLogger struct{ l *slog.Logger }
 // Error logs gws's message.
 func (g gwsLogger) Error(v ...any) { g.l.Error("gws", "err", fmt.Sprint(v...)) }
 
-// Secret returns the secret that signs tokens (random per process when none was configured).
-func (s *Server) Secret() []byte { return s.secret }
-
 // CreateRoom creates a room running game with config (JSON; empty: the game's defaults). An
 // empty id picks a random one. It is the API behind POST /rooms and join-create, and what a
 // fleet manager's allocation hook calls.
