@@ -160,3 +160,92 @@ func moduleRoot(t *testing.T) string {
 		dir = parent
 	}
 }
+
+// TestSmokeSoak is the `make test` soak: about a minute of the soak scenario at tiny sizes (2
+// rooms × 5 players, one hostile client of each kind, the R search skipped) against a real
+// `ticksync serve` with short timeouts. It checks counts only, never timings: no crash, no
+// honest client lost, every recording verified, and each hostile kind closed the way
+// docs/protocol.md and server/close.go say (flood and garbage 1008, oversized 1009, a
+// never-reader dropped, slowloris never upgraded, storms seated every time).
+func TestSmokeSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a real server")
+	}
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ticksync")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ticksync")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "results.jsonl")
+	args := []string{"bench", "-scenario", "soak", "-soak-players", "10", "-players-per-room", "5",
+		"-duration", "40s", "-clean-duration", "5s", "-sample-every", "5s", "-warmup", "2s", "-hostile", "5%",
+		"-server-flags", "-max-lag=2s -write-timeout=2s -header-timeout=2s -max-msg-bytes=1024",
+		"-out", out, "-svg", filepath.Join(dir, "soak.svg"), "-progress=false"}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if !hasBench(ctx, bin) {
+		self, err := os.Executable()
+		require.NoError(t, err)
+		cmd = exec.CommandContext(ctx, self, append(args, "-server-bin", bin)...)
+		cmd.Env = append(os.Environ(), envAsMain+"=1")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
+	t.Logf("stdout:\n%s", stdout.String())
+
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var r result
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(b), &r))
+	require.NotNil(t, r.Soak, "no soak object")
+	s := r.Soak
+	assert.Equal(t, "soak", r.Scenario)
+	assert.Equal(t, 10, s.Players)
+	assert.Zero(t, s.Crashes, "the server exited by itself; notes: %v", r.Notes)
+	assert.Zero(t, s.Clean.Disconnects, "honest clients lost in the clean run; notes: %v", r.Notes)
+	assert.Zero(t, s.HonestDisconnects, "honest clients lost in the soak; notes: %v", r.Notes)
+	assert.NotEmpty(t, s.Samples)
+	assert.NotEmpty(t, s.CleanSamples)
+	assert.Positive(t, s.Recordings, "no recordings to verify")
+	assert.Equal(t, s.Recordings, s.RecordingsOK, "recordings that do not verify: %v", s.RecordingErrors)
+
+	// Each kind: what it must have got at least once, and everything it may get. A loop's
+	// last connection may still be open when the soak ends.
+	want := map[string]struct {
+		must string
+		may  []string
+	}{
+		kindFlood:     {"1008", []string{"1008"}},
+		kindGarbage:   {"1008", []string{"1008"}},
+		kindOversized: {"1009", []string{"1009"}},
+		// Dropped as too slow: the close frame cannot reach a peer whose window is shut, so
+		// the socket may just end.
+		kindNoRead:    {"", []string{"1008", outNoCloseFrame}},
+		kindSlowloris: {"", []string{"http 400", "http 408", outNoReply}},
+		kindStorm:     {outLeftTCP, []string{outLeft1000, outLeftMsg, outLeftTCP}},
+	}
+	require.Len(t, r.Hostile, len(hostileKinds))
+	for _, h := range r.Hostile {
+		w, ok := want[h.Kind]
+		require.True(t, ok, "unknown kind %q", h.Kind)
+		ended := h.Connections - h.Codes[outOpenAtEnd]
+		assert.Positive(t, ended, "%s: no connection ended before the soak did: %v", h.Kind, h.Codes)
+		if w.must != "" {
+			assert.Positive(t, h.Codes[w.must], "%s: never got %s: %v", h.Kind, w.must, h.Codes)
+		}
+		for code := range h.Codes {
+			if code != outOpenAtEnd {
+				assert.Contains(t, w.may, code, "%s: got %s: %v", h.Kind, code, h.Codes)
+			}
+		}
+	}
+	assert.Contains(t, stdout.String(), "| recordings verified |")
+	svg, err := os.ReadFile(filepath.Join(dir, "soak.svg"))
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(svg, []byte("<svg")))
+}
