@@ -41,8 +41,10 @@ type FileRecorderOptions struct {
 	// Dir is where recordings go, one file per match, <room>-<UTC yyyymmdd-hhmmss>.tsrec. It is
 	// created with the first recording (cmd/ticksync: -record-dir, default ./recordings).
 	Dir string
-	// Keep is how many recordings Dir keeps: starting one deletes the oldest beyond it, never
-	// one being written (default 100; negative: keep all).
+	// Keep is how many recordings Dir keeps: starting one and finishing one both delete the
+	// oldest (by modification time) beyond it, never one being written (default 100; negative:
+	// keep all). While more than Keep are being written at once, all of them are kept; the
+	// directory is back to Keep when enough of them have finished.
 	Keep int
 	// KeyframeEvery is the keyframe interval in ticks (default replay.DefaultKeyframeEvery: 10 s
 	// of game time). A keyframe is also where the file is fsynced.
@@ -423,10 +425,9 @@ func (r *fileRecorder) fail(tick uint32, err error) {
 	}
 }
 
-// run is the writer goroutine: every queued tick, then the end of the file.
+// run is the writer goroutine: every queued tick, then the end of the file, then a prune.
 func (r *fileRecorder) run() {
 	defer close(r.done)
-	defer r.fr.release(r.name)
 	// Here rather than in start, which runs under the server's lock: a directory fsync and a
 	// listing can take a while on a busy disk.
 	if r.sync {
@@ -447,6 +448,11 @@ func (r *fileRecorder) run() {
 		r.drain()
 	}
 	r.result = r.finish()
+	// Prune again now that this file is finished, and before done, so that a Close that has
+	// returned has pruned: recordings that overlapped were all being written when each
+	// started, so the directory can hold more than Keep until one ends.
+	r.fr.release(r.name)
+	r.fr.prune()
 }
 
 // drain writes the queued ticks (after a failure it only frees their entries).

@@ -539,6 +539,59 @@ func TestRecordingFilesKept(t *testing.T) {
 	require.NoError(t, r3.Close("room closed"))
 }
 
+// TestRecordingPrunedWhenOneEnds: recordings that overlap are all being written when each
+// starts, so starting them prunes none of them; finishing one prunes the directory back to
+// Keep, by the time its Close returns.
+func TestRecordingPrunedWhenOneEnds(t *testing.T) {
+	dir := t.TempDir()
+	newRec, err := NewFileRecorder(FileRecorderOptions{Dir: dir, Keep: 2, NoSync: true})
+	require.NoError(t, err)
+	g, err := arena.New(20, nil)
+	require.NoError(t, err)
+	ri := RoomInfo{Game: "arena", TickRate: 20, Schema: g.Schema(), Ring: 64}
+	var recs []*fileRecorder
+	for _, id := range []string{"a", "b", "c"} {
+		ri.ID = id
+		rec, err := newRec(ri)
+		require.NoError(t, err)
+		recs = append(recs, rec.(*fileRecorder))
+	}
+	w := sim.NewWorld(g.Schema(), 1)
+	require.NoError(t, g.Init(w))
+	st := sim.NewState(g.Schema())
+	for tick := uint32(1); tick <= 5; tick++ {
+		w.Step(g, nil)
+		w.Snapshot(st)
+		for _, rec := range recs {
+			require.NoError(t, rec.Tick(tick, nil, nil, st))
+			rec.waitWritten(tick) // each writer has pruned at its start before writing
+		}
+	}
+	files := func() []string {
+		t.Helper()
+		paths, err := filepath.Glob(filepath.Join(dir, "*"+ReplayExt))
+		require.NoError(t, err)
+		var names []string
+		for _, p := range paths {
+			names = append(names, strings.SplitN(filepath.Base(p), "-", 2)[0])
+		}
+		return names
+	}
+	require.ElementsMatch(t, []string{"a", "b", "c"}, files(), "three being written: none pruned, though Keep is 2")
+
+	require.NoError(t, recs[0].Close("room closed"))
+	assert.ElementsMatch(t, []string{"b", "c"}, files(), "finishing one prunes back to Keep: the oldest not being written goes")
+	require.NoError(t, recs[1].Close("room closed"))
+	require.NoError(t, recs[2].Close("room closed"))
+	assert.ElementsMatch(t, []string{"b", "c"}, files())
+	for _, rec := range recs[1:] {
+		in, err := openReader(t, rec.Path()).Info()
+		require.NoError(t, err)
+		assert.True(t, in.Complete, "%s: %v", rec.Path(), in.Problem)
+		assert.Equal(t, uint32(5), in.Ticks)
+	}
+}
+
 // TestRecordingName makes room ids file-safe.
 func TestRecordingName(t *testing.T) {
 	at := time.Date(2026, 11, 25, 23, 59, 1, 0, time.FixedZone("x", 3600))

@@ -19,7 +19,7 @@ type recordFlags struct {
 func (f *recordFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.record, "record", true, "record every room's match to -record-dir (replay with 'ticksync replay')")
 	fs.StringVar(&f.recordDir, "record-dir", "./recordings", "`directory` of recordings, created when the first one starts")
-	fs.IntVar(&f.recordKeep, "record-keep", server.DefaultRecordKeep, "keep the newest `n` recordings, deleting older ones when a recording starts (0: keep all)")
+	fs.IntVar(&f.recordKeep, "record-keep", server.DefaultRecordKeep, "keep the newest `n` recordings, deleting older ones when a recording starts or ends (0: keep all)")
 	fs.BoolVar(&f.requireRecording, "require-recording", false, "a room whose recording cannot start refuses to start (POST /rooms: 503, join-create: 1011), and one whose recording fails mid-match ends with 1011")
 }
 
