@@ -259,7 +259,7 @@ func (hc *hostileClient) attempt(ctx context.Context) (outcome string, joined bo
 	case kindOversized:
 		b := make([]byte, 2*hc.mix.cfg.MaxMsgBytes+1)
 		if err := c.writeFrame(opBinary, b); err != nil {
-			return c.closeAfterWriteError(ctx, err), true
+			return c.closeAfterWriteError(ctx), true
 		}
 		hc.mix.sent[hc.kind].Add(1)
 		return c.readUntilClose(ctx, time.Now().Add(30*time.Second)), true
@@ -307,7 +307,7 @@ func (hc *hostileClient) send(ctx context.Context, c *rawWS, hz float64, read bo
 			if read {
 				return <-got
 			}
-			return c.closeAfterWriteError(ctx, err)
+			return c.closeAfterWriteError(ctx)
 		}
 		hc.mix.sent[hc.kind].Add(1)
 	}
@@ -407,14 +407,11 @@ func (hc *hostileClient) slowloris(ctx context.Context, nc net.Conn, host string
 	}
 }
 
-// ended names how a connection ended on err: the loop's end, or the server's doing.
-func ended(ctx context.Context, err error) string {
+// ended names how a connection ended on an error before its close frame: the loop's end,
+// or the server's doing.
+func ended(ctx context.Context, _ error) string {
 	if ctx.Err() != nil {
 		return outOpenAtEnd
-	}
-	var ce closeCode
-	if errors.As(err, &ce) {
-		return strconv.Itoa(int(ce))
 	}
 	return outNoCloseFrame
 }
@@ -426,11 +423,6 @@ const (
 	opPing   = 0x9
 	opPong   = 0xa
 )
-
-// closeCode is a close frame's code as an error.
-type closeCode uint16
-
-func (c closeCode) Error() string { return "close " + strconv.Itoa(int(c)) }
 
 // rawWS is a minimal WebSocket client on a net.Conn: enough to misbehave in ways a real
 // client library will not (no reads at all, oversized or garbage frames) and to see the
@@ -573,11 +565,10 @@ func (c *rawWS) readUntilClose(ctx context.Context, deadline time.Time) string {
 
 // closeAfterWriteError looks for the close frame a write failed after: whatever the server
 // sent before closing is still in the socket's receive buffer.
-func (c *rawWS) closeAfterWriteError(ctx context.Context, err error) string {
+func (c *rawWS) closeAfterWriteError(ctx context.Context) string {
 	if ctx.Err() != nil {
 		return outOpenAtEnd
 	}
-	_ = err
 	return c.readUntilClose(ctx, time.Now().Add(10*time.Second))
 }
 
