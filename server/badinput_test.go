@@ -451,7 +451,8 @@ func TestNeverReadingClient(t *testing.T) {
 	cfg := anonCfg()
 	cfg.WriteTimeout = 200 * time.Millisecond
 	cfg.MaxLag = time.Hour // the write deadline, not the lag check, must end it
-	ts := startServer(t, cfg, smallSendBuffers)
+	cfg.SendBuffer = 4096  // a client that stops reading blocks the writer within milliseconds
+	ts := startServer(t, cfg, nil)
 	r, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":500}`))
 	require.NoError(t, err)
 	nc := rawDial(t, ts, "", rawws.Options{})
@@ -472,7 +473,8 @@ func TestNeverReadingClient(t *testing.T) {
 func TestTooSlow(t *testing.T) {
 	cfg := anonCfg()
 	cfg.MaxLag = 500 * time.Millisecond // 10 ticks at 20 Hz
-	ts := startServer(t, cfg, smallSendBuffers)
+	cfg.SendBuffer = 4096
+	ts := startServer(t, cfg, nil)
 	r, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":500}`))
 	require.NoError(t, err)
 	slow := ts.dial(t, dialOpts{rcvBuf: 4096})

@@ -18,7 +18,7 @@ const (
 	CodeProtocol     = 1002 // protocol error (gws)
 	CodeUnsupported  = 1003 // text frame
 	CodeInvalidData  = 1007 // a text frame or close reason that is not UTF-8 (gws)
-	CodePolicy       = 1008 // malformed or invalid input, flood, too slow, join timeout
+	CodePolicy       = 1008 // malformed or invalid input, flood, too slow, join or ping timeout
 	CodeTooBig       = 1009 // message too big (gws, from ReadMaxPayloadSize)
 	CodeInternal     = 1011 // recovered panic, failed room
 	CodeUnauthorized = 4001 // stale session or room not covered by the token
@@ -55,6 +55,7 @@ var (
 	errFlood        = errors.New("input flood")
 	errTooSlow      = errors.New("too slow")
 	errJoinTimeout  = errors.New("join timeout")
+	errPingTimeout  = errors.New("ping timeout")
 	errJoinFirst    = errors.New("join first")
 	errDoubleJoin   = errors.New("already joined")
 	errControlFull  = errors.New("control queue full")
@@ -91,8 +92,8 @@ func closeFor(err error) (code uint16, reason string) {
 		code, reason = CodeUnsupported, "binary frames only"
 	case errors.Is(err, errMalformed), errors.Is(err, errUnknownKind), errors.Is(err, errSeqRange),
 		errors.Is(err, errExtraValues), errors.Is(err, errFlood), errors.Is(err, errTooSlow),
-		errors.Is(err, errJoinTimeout), errors.Is(err, errJoinFirst), errors.Is(err, errDoubleJoin),
-		errors.Is(err, errControlFull):
+		errors.Is(err, errJoinTimeout), errors.Is(err, errPingTimeout), errors.Is(err, errJoinFirst),
+		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull):
 		code, reason = CodePolicy, unwrapText(err)
 	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
@@ -121,10 +122,11 @@ func closeFor(err error) (code uint16, reason string) {
 }
 
 // unwrapText returns the innermost sentinel's text, so a wrapped error closes with the
-// documented reason ("seq out of range"), not the wrapping context.
+// documented reason ("seq out of range"), not the wrapping context. Every reason is a fixed
+// string: none carries an error's text (addresses, paths).
 func unwrapText(err error) string {
 	for _, s := range []error{errMalformed, errUnknownKind, errSeqRange, errExtraValues, errFlood,
-		errTooSlow, errJoinTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom,
+		errTooSlow, errJoinTimeout, errPingTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom,
 		errSuperseded} {
 		if errors.Is(err, s) {
 			return s.Error()
@@ -136,7 +138,7 @@ func unwrapText(err error) string {
 	case errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
 		return "bad token"
 	}
-	return err.Error()
+	return "policy violation" // never the error's own text: a reason must not carry internals
 }
 
 // endedBy returns the close code of a connection that the peer or gws ended, as the server's

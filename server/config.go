@@ -83,8 +83,19 @@ type Config struct {
 	// 31/32 of it and all of it.
 	WriteTimeout time.Duration
 	// MaxLag is how far a client's newest frame may trail the room before 1008 "too slow"
-	// (default 5 s).
+	// (default 5 s). On Linux the lag is also measured from what the peer has acknowledged
+	// (SIOCOUTQ, at most once per MaxLag/32 per connection), not only from what the writer
+	// handed the socket: a client that stops reading is closed within MaxLag (+ MaxLag/16) of
+	// its TCP receive window closing, however large the server's send buffer. What the
+	// client's own receive buffer takes before its window closes (up to its SO_RCVBUF, 128 KiB
+	// by default: a minute or more of small deltas) TCP does not reveal.
 	MaxLag time.Duration
+	// SendBuffer caps each WebSocket connection's kernel send buffer (SO_SNDBUF, set right
+	// after the upgrade), in bytes (default 64 KiB; -1: off, the kernel autotunes it, to about
+	// 4 MB on loopback). Linux doubles the value for its bookkeeping (getsockopt reads 128
+	// KiB), so a client that stops reading pins at most about that much kernel memory on the
+	// server. 64 KiB still carries 1.3 MB/s at 100 ms RTT, far above a game's stream.
+	SendBuffer int
 	// PingInterval is how often the server pings (default 5 s).
 	PingInterval time.Duration
 	// PongTimeout is how long after a ping interval a silent connection lives (default 10 s:
@@ -149,6 +160,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxPlayers, 64)
 	def(&c.MaxConns, 4096)
 	def(&c.MaxConnsPerIP, 64)
+	def(&c.SendBuffer, 64<<10)
 	def(&c.MaxSeatsPerIP, 8)
 	def(&c.MaxMsgBytes, 4<<10)
 	def(&c.MaxHeaderBytes, 8<<10)
@@ -201,6 +213,9 @@ func (c *Config) validate() error {
 		if v < 1 {
 			bad("%s must be at least 1, got %d", name, v)
 		}
+	}
+	if c.SendBuffer < -1 {
+		bad("send buffer must be -1 (off) or positive, got %d", c.SendBuffer)
 	}
 	if c.Ring < 2 {
 		bad("ring must hold at least 2 states")

@@ -47,12 +47,17 @@ type conn struct {
 	spectator atomic.Bool
 	firstTick uint32 // room goroutine: the tick of the first frame
 
+	// Writer goroutine only (set up in OnOpen before the writer starts).
+	sq  *sendQueue // nil: the socket cannot report its unacknowledged bytes (TLS, not Linux)
+	lag ackLag     // how far behind the peer's acknowledgements are (acklag.go)
+
 	// Reader goroutine only.
 	joinSent  bool
 	msg       pb.ClientMessage
-	vals      []int32   // an input's values, clamped (the inbox copies them)
-	raw       []int32   // fastInput's decoded values
-	readSet   time.Time // when the read deadline was last moved (refreshRead)
+	vals      []int32     // an input's values, clamped (the inbox copies them)
+	raw       []int32     // fastInput's decoded values
+	readSet   time.Time   // when the idle timer was last moved (refreshRead)
+	idle      *time.Timer // fires after ping + pong of silence: 1008 "ping timeout"
 	rate      bucket
 	bytes     bucket
 	floodAt   time.Time
@@ -95,6 +100,14 @@ func (c *conn) isClosing() bool {
 // move on to closing (the close frame then is best effort).
 func (c *conn) kickStuckWriter() { _ = c.ws.NetConn().SetWriteDeadline(c.srv.cfg.Now()) }
 
+// hurry gives a write blocked on a client that does not read at most closeWriteTimeout more,
+// so a closing connection (shutdown, ping timeout) ends without waiting out WriteTimeout; a
+// client that reads is unaffected and still gets its close frame. Called after fail: the
+// writer's deadline setters re-check closing, so none of them pushes the deadline out again.
+func (c *conn) hurry() {
+	_ = c.ws.NetConn().SetWriteDeadline(c.srv.cfg.Now().Add(closeWriteTimeout))
+}
+
 // sendControl queues a control message for the writer; a full queue closes the connection.
 func (c *conn) sendControl(b []byte) bool {
 	select {
@@ -124,6 +137,7 @@ func (c *conn) writeLoop() {
 			if !c.write(b) {
 				return
 			}
+			c.lag.wrote(len(b))
 			continue
 		default:
 		}
@@ -132,6 +146,7 @@ func (c *conn) writeLoop() {
 			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePong(p) != nil {
 				return
 			}
+			c.lag.wrote(len(p))
 			continue
 		default:
 		}
@@ -145,9 +160,17 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if f, ok := c.mb.take(); ok {
+			now := cfg.Now()
+			// At most once per MaxLag/32: has the peer acknowledged what was written MaxLag ago?
+			if c.sq != nil && moveDue(&c.lag.checkSet, now, cfg.MaxLag/32) && c.peerTooSlow(now) {
+				f.body.release()
+				c.fail(errTooSlow) // the next turn writes the close
+				continue
+			}
 			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
-			ok := c.frameDeadline(&writeSet) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
+			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
 			if ok {
+				c.lag.wrote(len(hdr) + len(f.body.b))
 				if f.mark != nil {
 					f.mark.written(f.tick)
 				}
@@ -168,24 +191,42 @@ func (c *conn) writeLoop() {
 			if !c.deadline(cfg.WriteTimeout) || c.ws.WritePing(nil) != nil {
 				return
 			}
+			c.lag.wrote(0)
 		}
 	}
+}
+
+// peerTooSlow reports whether what the peer has acknowledged trails what was written by more
+// than MaxLag (ackLag): its kernel stopped taking bytes, whatever room is left in ours.
+func (c *conn) peerTooSlow(now time.Time) bool {
+	u, ok := c.sq.unacked()
+	return ok && c.lag.behind(u, now) > c.srv.cfg.MaxLag
 }
 
 // frameDeadline arms the write deadline for a frame. Frames go out twenty or more times a
 // second and moving a deadline re-arms a runtime timer, so it moves only once 1/32 of
 // WriteTimeout has passed since it last did (*set): a frame write gets between 31/32 of
 // WriteTimeout and all of it. The writer's other writes (control, ping, pong) set now +
-// WriteTimeout, which only moves the deadline further out; writeClose and kickStuckWriter
-// shorten it, and both end the connection.
-func (c *conn) frameDeadline(set *time.Time) bool {
+// WriteTimeout, which only moves the deadline further out; writeClose, hurry and
+// kickStuckWriter shorten it, and all of them end the connection.
+func (c *conn) frameDeadline(set *time.Time, now time.Time) bool {
 	d := c.srv.cfg.WriteTimeout
-	now := c.srv.cfg.Now()
-	return !moveDue(set, now, d) || c.ws.SetWriteDeadline(now.Add(d)) == nil
+	return !moveDue(set, now, d) || c.setDeadline(now, d)
 }
 
-func (c *conn) deadline(d time.Duration) bool {
-	return c.ws.SetWriteDeadline(c.srv.cfg.Now().Add(d)) == nil
+func (c *conn) deadline(d time.Duration) bool { return c.setDeadline(c.srv.cfg.Now(), d) }
+
+// setDeadline moves the write deadline to now + d, or to at most now + closeWriteTimeout once
+// the connection is closing: checked after the move, so a concurrent hurry or kickStuckWriter
+// (which run after fail) is never undone by a longer deadline.
+func (c *conn) setDeadline(now time.Time, d time.Duration) bool {
+	if c.ws.SetWriteDeadline(now.Add(d)) != nil {
+		return false
+	}
+	if d > closeWriteTimeout && c.isClosing() {
+		return c.ws.SetWriteDeadline(now.Add(closeWriteTimeout)) == nil
+	}
+	return true
 }
 
 func (c *conn) write(b []byte) bool {
@@ -285,7 +326,13 @@ func (s *session) Range(f func(key string, value any) bool) {
 func (h handler) OnOpen(ws *gws.Conn) {
 	c := connOf(ws)
 	cfg := &h.srv.cfg
-	c.refreshRead(cfg.Now())
+	now := cfg.Now()
+	c.setupSocket(now)
+	c.readSet = now
+	c.idle = time.AfterFunc(cfg.PingInterval+cfg.PongTimeout, func() {
+		c.fail(errPingTimeout)
+		c.hurry() // a writer stuck on the silent peer gives up soon
+	})
 	c.joinTimer = time.AfterFunc(cfg.JoinTimeout, func() {
 		if c.room.Load() == nil {
 			c.fail(errJoinTimeout)
@@ -294,15 +341,18 @@ func (h handler) OnOpen(ws *gws.Conn) {
 	go c.writeLoop()
 }
 
-// refreshRead moves the read deadline to now + ping interval + pong timeout. Inputs arrive
-// twenty times a second and moving a deadline re-arms a runtime timer, so it moves at most
-// once per 1/32 of that span: a silent peer is dropped after between 31/32 of it and all of
-// it. Reader goroutine only (OnOpen, OnPing and OnPong run there too).
+// refreshRead moves the idle timer to ping interval + pong timeout from now. Inputs arrive
+// twenty times a second and moving a timer re-arms a runtime timer, so it moves at most once
+// per 1/32 of that span: a silent peer is dropped after between 31/32 of it and all of it,
+// with 1008 "ping timeout" (a code clients reconnect on). A timer, not a read deadline: gws
+// answers a failed read with 1000 and the raw error ("read tcp 10.0.0.1:8080->…: i/o
+// timeout") as the reason, which would stop the client reconnecting and leak addresses.
+// Reader goroutine only (OnOpen, OnPing and OnPong run there too).
 func (c *conn) refreshRead(now time.Time) {
 	cfg := &c.srv.cfg
 	span := cfg.PingInterval + cfg.PongTimeout
 	if moveDue(&c.readSet, now, span) {
-		_ = c.ws.SetReadDeadline(now.Add(span))
+		c.idle.Reset(span)
 	}
 }
 
@@ -322,6 +372,7 @@ func moveDue(set *time.Time, now time.Time, span time.Duration) bool {
 func (h handler) OnClose(ws *gws.Conn, err error) {
 	c := connOf(ws)
 	c.joinTimer.Stop()
+	c.idle.Stop()
 	gone := cmdGone
 	if c.isClosing() { // we closed it: c.err is set (closing is closed after it)
 		code, _ := closeFor(c.err)

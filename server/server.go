@@ -350,7 +350,9 @@ func (s *Server) serve(ln net.Listener, certFile, keyFile string) error {
 
 // Shutdown stops the server gracefully (docs/operations.md, "Shutdown"): /healthz answers 503 and
 // listeners close; each room finishes its tick and stops, recorders first; then every
-// connection gets 1001. Whatever is left when ctx ends is closed hard and an error returned.
+// connection gets 1001. A write blocked on a client that does not read is given at most
+// closeWriteTimeout (1 s) more, not WriteTimeout, so Shutdown takes about that long at worst.
+// Whatever is left when ctx ends is closed hard and an error returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -377,6 +379,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	for c := range s.conns {
 		c.fail(ErrShutdown) // no-op for connections a room already closed
+		c.hurry()           // a writer stuck on a client that does not read gives up within 1 s
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})

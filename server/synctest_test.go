@@ -119,8 +119,11 @@ func TestHalfOpen(t *testing.T) {
 		r, ok := s.Room("r")
 		require.True(t, ok)
 		synctest.Wait()
-		c.waitClose()
-		// The server's read deadline was set at open (just before the join): ping + pong.
+		code, reason := c.waitClose()
+		// A code the client reconnects on, and a fixed reason (never the read error's text).
+		assert.Equal(t, uint16(CodePolicy), code)
+		assert.Equal(t, "ping timeout", reason)
+		// The server's idle timer was set at open (just before the join): ping + pong.
 		assert.InDelta(t, (15 * time.Second).Seconds(), time.Since(opened).Seconds(), 0.2)
 		assert.Equal(t, int32(1), r.nPlayers.Load(), "seat held")
 		assert.Equal(t, 1, r.playerEntities(), "its entity stays in the world")
@@ -151,7 +154,9 @@ func TestInputsKeepAlive(t *testing.T) {
 		c.mu.Unlock()
 		require.False(t, closed, "inputs keep it alive")
 		last := time.Now().Add(-100 * time.Millisecond)
-		c.waitClose()
+		code, reason := c.waitClose()
+		assert.Equal(t, uint16(CodePolicy), code)
+		assert.Equal(t, "ping timeout", reason)
 		silent := time.Since(last)
 		assert.GreaterOrEqual(t, silent, 16*time.Second*31/32)
 		assert.LessOrEqual(t, silent, 16*time.Second)

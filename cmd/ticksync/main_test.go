@@ -81,7 +81,7 @@ func TestServeHelpExplainsEveryFlag(t *testing.T) {
 	for _, f := range []string{"-addr", "-auth", "-auth-secret-file", "-allow-origin", "-tick-rate", "-max-catchup",
 		"-ring", "-hash-every", "-max-rooms", "-max-players", "-max-conns", "-max-conns-per-ip", "-max-seats-per-ip", "-max-msg-bytes",
 		"-header-timeout", "-max-header-bytes", "-inbox", "-inputs-per-tick", "-input-rate", "-input-burst",
-		"-input-bytes", "-write-timeout", "-max-lag", "-ping-interval", "-pong-timeout", "-join-timeout",
+		"-input-bytes", "-write-timeout", "-max-lag", "-send-buffer", "-ping-interval", "-pong-timeout", "-join-timeout",
 		"-reconnect-grace", "-room-grace", "-shutdown-timeout", "-log-level", "-log-format"} {
 		assert.Contains(t, errb.String(), "  "+f+" ", f)
 	}
