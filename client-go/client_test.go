@@ -349,6 +349,38 @@ func TestCloseErrorText(t *testing.T) {
 	assert.True(t, errors.Is(ErrProtocol, ErrProtocol))
 }
 
+// TestCloseErrorReconnect: the reconnect rules are the JS client's (client-js/src/close.ts).
+func TestCloseErrorReconnect(t *testing.T) {
+	for _, tc := range []struct {
+		code   uint16
+		reason string
+		local  bool
+		want   bool
+	}{
+		{1006, "", false, true},
+		{1001, "server shutting down", false, true},
+		{1011, "internal error", false, true},
+		{4003, "server full", false, true},
+		{4009, "room full", false, true},
+		{4029, "too many seats from your address", false, true},
+		{1008, "too slow", false, true},
+		{1008, "join timeout", false, true},
+		{1008, "ping timeout", false, true},
+		{1008, "malformed message", false, false},
+		{1008, "input flood", false, false},
+		{1000, "bye", false, false},
+		{1002, "", false, false},
+		{4001, "session superseded", false, false},
+		{4002, "room closed", false, false},
+		{4004, "room not found", false, false},
+		{4010, "replaced by a newer session", false, false},
+		{1006, "", true, false}, // the client closed it itself
+	} {
+		assert.Equal(t, tc.want, (&CloseError{Code: tc.code, Reason: tc.reason, Local: tc.local}).Reconnect(), "%d %q local=%v", tc.code, tc.reason, tc.local)
+	}
+	assert.False(t, (*CloseError)(nil).Reconnect(), "still open")
+}
+
 // The refusal's body may arrive after its headers; gws would have closed the socket by then,
 // so the client holds it open to read the reason. net.Pipe delivers each write separately.
 func TestHandshakeBodyAfterHeaders(t *testing.T) {

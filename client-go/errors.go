@@ -46,3 +46,22 @@ func (e *CloseError) Error() string {
 	}
 	return fmt.Sprintf("client: closed by %s: %d %s", by, e.Code, e.Reason)
 }
+
+// Reconnect reports whether the connection is worth resuming (Client.Reconnect) after this
+// close: the rules the JS client follows (docs/protocol.md, "Close codes"). Yes for a lost
+// connection (1006), a shutdown (1001), a server error (1011), a full server or room (4003,
+// 4009, 4029: wait longer before these) and the 1008 closes a client recovers from by
+// reconnecting ("too slow", "join timeout", "ping timeout"); no for the client's own close,
+// a normal close (1000) and every rejection of what the client sent or holds.
+func (e *CloseError) Reconnect() bool {
+	if e == nil || e.Local {
+		return false
+	}
+	switch e.Code {
+	case 1001, 1006, 1011, 4003, 4009, 4029:
+		return true
+	case 1008:
+		return e.Reason == "too slow" || e.Reason == "join timeout" || e.Reason == "ping timeout"
+	}
+	return false
+}

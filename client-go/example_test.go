@@ -71,7 +71,7 @@ func ExampleClient_Reconnect() {
 		log.Fatal(err)
 	}
 	<-c.Done()
-	if ci := c.CloseInfo(); ci.Code == 1006 || ci.Code == 1001 {
+	if c.CloseInfo().Reconnect() { // 1006 lost, 1001 shutdown, 1008 "ping timeout"…
 		c2, err := c.Reconnect(ctx)
 		if err != nil {
 			log.Fatal(err)

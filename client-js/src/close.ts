@@ -20,6 +20,7 @@ export function closeMessage(code: number, reason: string): string {
     case 1008:
       if (reason === "too slow") return "connection too slow: the server could not keep up sending to it";
       if (reason === "join timeout") return "the join took too long";
+      if (reason === "ping timeout") return "connection timed out: the server heard nothing from this client";
       return `rejected by server policy${why}`;
     case 1009:
       return `message too big (client bug)${why}`;
@@ -57,7 +58,7 @@ export function shouldReconnect(code: number, reason: string): boolean {
     case 4029:
       return true;
     case 1008:
-      return reason === "too slow" || reason === "join timeout";
+      return reason === "too slow" || reason === "join timeout" || reason === "ping timeout";
     default:
       return false;
   }

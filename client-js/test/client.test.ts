@@ -389,6 +389,7 @@ describe("client", () => {
       [4029, "too many seats from your address", true, /too many players from your address/],
       [1008, "too slow", true, /too slow/],
       [1008, "join timeout", true, /join took too long/],
+      [1008, "ping timeout", true, /timed out: the server heard nothing/],
       [1000, "", false, /closed/],
       [1002, "", false, /protocol error/],
       [1003, "binary frames only", false, /binary frames only/],
