@@ -27,7 +27,7 @@ func TestServeMountsGamesAndPages(t *testing.T) {
 	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-log-level", "warn"}, env(nil), pw, &stderr)
+		code <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-log-level", "warn", "-record-dir", t.TempDir()}, env(nil), pw, &stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
