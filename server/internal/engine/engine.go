@@ -14,6 +14,8 @@ var (
 	ErrSuperseded = errors.New("session superseded")          // a resume for a seat that is gone or was resumed since
 	ErrReplaced   = errors.New("replaced by a newer session") // the seat's connection, when another takes it
 	ErrTooSlow    = errors.New("too slow")                    // the client's baseline trails by more than MaxLag
+	// ErrTooManySeats refuses a seat its address cannot take (Config.Seats said no).
+	ErrTooManySeats = errors.New("too many seats from your address")
 )
 
 // Config is an engine's rules. Zero fields take the defaults noted.
@@ -192,7 +194,7 @@ func New(cfg Config, g sim.Game, w *sim.World) (*Engine, error) {
 		return nil, fmt.Errorf("engine: the world's schema is not the game's")
 	}
 	return &Engine{
-		cfg: cfg, g: g, w: w, nInputs: len(g.Schema().Input()), frames: NewFrames(cfg.Ring),
+		cfg: cfg, g: g, w: w, nInputs: g.Schema().NumInputs(), frames: NewFrames(cfg.Ring),
 		seats: map[uint32]*Seat{}, nextPlayer: 1,
 	}, nil
 }
@@ -326,7 +328,7 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 	r := &e.ready
 	if s == nil && !j.Spectator {
 		if e.cfg.Seats != nil && j.Addr != "" && !e.cfg.Seats.Acquire(j.Addr) {
-			return ErrRoomFull
+			return ErrTooManySeats
 		}
 		id := j.Player
 		if id == 0 {
@@ -336,7 +338,10 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 			id = e.nextPlayer
 			e.nextPlayer++
 		}
-		s = &Seat{player: id, in: NewInbox(e.cfg.Inbox, e.nInputs), addr: j.Addr}
+		s = &Seat{player: id, in: NewInbox(e.cfg.Inbox, e.nInputs)}
+		if e.cfg.Seats != nil {
+			s.addr = j.Addr // charged above
+		}
 		e.seats[id] = s
 		e.order = append(e.order, s)
 		r.Inputs = append(r.Inputs, sim.Input{Player: id, Kind: sim.InputJoin})
@@ -400,6 +405,20 @@ func (e *Engine) remove(c *Client) bool {
 	return true
 }
 
+// ReleaseSeats gives every seat's address charge back (Config.Seats): the match is over.
+func (e *Engine) ReleaseSeats() {
+	for _, s := range e.order {
+		e.uncharge(s)
+	}
+}
+
+func (e *Engine) uncharge(s *Seat) {
+	if e.cfg.Seats != nil && s.addr != "" {
+		e.cfg.Seats.Release(s.addr)
+		s.addr = ""
+	}
+}
+
 // free removes a seat and its entity (a leave input this tick).
 func (e *Engine) free(s *Seat) {
 	delete(e.seats, s.player)
@@ -409,9 +428,7 @@ func (e *Engine) free(s *Seat) {
 			break
 		}
 	}
-	if e.cfg.Seats != nil && s.addr != "" {
-		e.cfg.Seats.Release(s.addr)
-	}
+	e.uncharge(s)
 	r := &e.ready
 	r.Inputs = append(r.Inputs, sim.Input{Player: s.player, Kind: sim.InputLeave})
 	r.Left = append(r.Left, s.player)

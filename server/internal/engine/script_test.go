@@ -31,6 +31,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testda
 //	ack C [tick=N]               C's writer took tick N (default: C's newest frame)
 //	tick [n=N] [wait=D]          wait D (default: one tick, 50ms), then Tick, N times
 //	seats                        the engine's seats and clients
+//	charges | release            seats charged per address (release: after ReleaseSeats)
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
 	require.NoError(t, err)
@@ -230,6 +231,11 @@ func (s *script) run(line string, out *strings.Builder) {
 			s.print(s.e.Tick(s.now, nil), out)
 			s.e.Advance()
 		}
+	case "release":
+		s.e.ReleaseSeats()
+		s.printCharges(out)
+	case "charges":
+		s.printCharges(out)
 	case "seats":
 		var lines []string
 		for _, st := range s.e.order {
@@ -245,6 +251,20 @@ func (s *script) run(line string, out *strings.Builder) {
 		}
 	default:
 		t.Fatalf("unknown command %q", line)
+	}
+}
+
+// printCharges prints the seats charged to each address (config seats-per-addr).
+func (s *script) printCharges(out *strings.Builder) {
+	a, ok := s.e.cfg.Seats.(*addrSeats)
+	require.True(s.t, ok, "no seats-per-addr in config")
+	var addrs []string
+	for addr := range a.held {
+		addrs = append(addrs, addr)
+	}
+	sort.Strings(addrs)
+	for _, addr := range addrs {
+		fmt.Fprintf(out, "%s: %d\n", addr, a.held[addr])
 	}
 }
 
