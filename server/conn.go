@@ -50,6 +50,9 @@ type conn struct {
 	// Writer goroutine only (set up in OnOpen before the writer starts).
 	sq  *sendQueue // nil: the socket cannot report its unacknowledged bytes (TLS, not Linux)
 	lag ackLag     // how far behind the peer's acknowledgements are (acklag.go)
+	// slowAcks is set when the acknowledgement check, not the room's outbox lag or a write
+	// deadline, found the peer too slow (tests tell the two apart by it).
+	slowAcks atomic.Bool
 
 	// Reader goroutine only.
 	joinSent  bool
@@ -164,6 +167,7 @@ func (c *conn) writeLoop() {
 			// At most once per MaxLag/32: has the peer acknowledged what was written MaxLag ago?
 			if c.sq != nil && moveDue(&c.lag.checkSet, now, cfg.MaxLag/32) && c.peerTooSlow(now) {
 				f.body.release()
+				c.slowAcks.Store(true)
 				c.fail(errTooSlow) // the next turn writes the close
 				continue
 			}
@@ -341,10 +345,12 @@ func (h handler) OnOpen(ws *gws.Conn) {
 	go c.writeLoop()
 }
 
-// refreshRead moves the idle timer to ping interval + pong timeout from now. Inputs arrive
-// twenty times a second and moving a timer re-arms a runtime timer, so it moves at most once
-// per 1/32 of that span: a silent peer is dropped after between 31/32 of it and all of it,
-// with 1008 "ping timeout" (a code clients reconnect on). A timer, not a read deadline: gws
+// refreshRead moves the idle timer to ping interval + pong timeout from now. Only a pong, or a
+// ping of the peer's, moves it, never an input: a pong proves the peer reads (it answers the
+// ping it read after every frame before it), so a client that keeps sending inputs but never
+// reads is dropped after ping + pong whatever the socket buffers hold. It moves at most once
+// per 1/32 of that span (a runtime timer re-arm each): a silent peer is dropped after between
+// 31/32 of it and all of it, with 1008 "ping timeout" (a code clients reconnect on). A timer, not a read deadline: gws
 // answers a failed read with 1000 and the raw error ("read tcp 10.0.0.1:8080->…: i/o
 // timeout") as the reason, which would stop the client reconnecting and leak addresses.
 // Reader goroutine only (OnOpen, OnPing and OnPong run there too).
@@ -448,9 +454,7 @@ func (c *conn) handle(b []byte) error {
 		if !c.joinSent {
 			return errJoinFirst
 		}
-		now := s.cfg.Now()
-		c.refreshRead(now)
-		return c.input(seq, vals, len(b), now)
+		return c.input(seq, vals, len(b), s.cfg.Now())
 	}
 	if err := decodeClientMessage(b, &c.msg, nIn); err != nil {
 		return err
@@ -467,7 +471,6 @@ func (c *conn) handle(b []byte) error {
 		if !c.joinSent {
 			return errJoinFirst
 		}
-		c.refreshRead(now)
 		return c.input(k.Input.GetSeq(), k.Input.GetValues(), len(b), now)
 	case *pb.ClientMessage_Leave:
 		if r := c.room.Load(); r != nil {

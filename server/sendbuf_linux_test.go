@@ -47,11 +47,13 @@ func serverConnOf(t testing.TB, ts *testServer, nc net.Conn) *conn {
 }
 
 // TestNeverReaderSendingInputs: a real TCP client joins a busy room, never reads, and keeps
-// sending inputs (so no read or ping timeout ends it). It must get 1008 "too slow" within
-// -max-lag of its receive window closing, whatever the server's kernel send buffer: capped by
-// -send-buffer (SO_SNDBUF reads twice the cap), or autotuned by the kernel (megabytes on
-// loopback), where only the acknowledgement check (SIOCOUTQ) can see the lag in time. The
-// write deadline is an hour, so it cannot be what ends the connection.
+// sending inputs. It must get 1008 "too slow" once its receive window has closed, whatever
+// the server's kernel send buffer: capped by -send-buffer (SO_SNDBUF reads twice the cap), or
+// autotuned by the kernel (megabytes on loopback), where only the acknowledgement check
+// (SIOCOUTQ) can see the lag in time. The write deadline and the ping timeout are an hour, so
+// neither can be what ends the connection; with the buffer autotuned, the room's own outbox
+// lag cannot either (the writer never blocks), so the close must come from the acknowledgement
+// check. No wall-clock bound is asserted (the machine may be busy); the byte bound holds.
 func TestNeverReaderSendingInputs(t *testing.T) {
 	const maxLag = 500 * time.Millisecond
 	for _, tc := range []struct {
@@ -62,7 +64,8 @@ func TestNeverReaderSendingInputs(t *testing.T) {
 		{"send buffer autotuned", -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServer(t, Config{TickRate: 20, MaxLag: maxLag, WriteTimeout: time.Hour, SendBuffer: tc.buf}, nil)
+			ts := startServer(t, Config{TickRate: 20, MaxLag: maxLag, WriteTimeout: time.Hour, SendBuffer: tc.buf,
+				PingInterval: time.Hour, PongTimeout: time.Hour}, nil)
 			_, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":300}`))
 			require.NoError(t, err)
 			nc := rawDial(t, ts, "", rawws.Options{})
@@ -82,7 +85,7 @@ func TestNeverReaderSendingInputs(t *testing.T) {
 			require.NoError(t, nc.WriteBinary(joinMsg(t, "r", false)))
 			stop := make(chan struct{})
 			inputsDone := make(chan struct{})
-			go func() { // inputs at 20/s, within -input-rate: they keep the connection alive
+			go func() { // inputs at 20/s, within -input-rate: the client looks busy
 				defer close(inputsDone)
 				tk := time.NewTicker(50 * time.Millisecond)
 				defer tk.Stop()
@@ -99,8 +102,8 @@ func TestNeverReaderSendingInputs(t *testing.T) {
 			}()
 			select {
 			case <-sc.gone:
-			case <-time.After(20 * time.Second):
-				t.Fatal("the never-reader is still connected after 20 s")
+			case <-time.After(time.Minute): // a hang, not a timing bound
+				t.Fatal("the never-reader is still connected after a minute")
 			}
 			elapsed := time.Since(start)
 			close(stop)
@@ -126,11 +129,9 @@ func TestNeverReaderSendingInputs(t *testing.T) {
 				elapsed.Round(time.Millisecond), maxLag, rcvBuf, received)
 			if tc.buf > 0 {
 				assert.LessOrEqual(t, received, rcvBuf+2*tc.buf, "bounded by the two kernels' buffers")
+			} else {
+				assert.True(t, sc.slowAcks.Load(), "autotuned: only the acknowledgement check sees it")
 			}
-			// The client's receive window closes within a second or two (frames of a 300-NPC
-			// room fill it); then the lag check has -max-lag to fire. Autotuned without the
-			// check, the server's buffer would take about a minute to fill first.
-			assert.Less(t, elapsed, 10*time.Second)
 		})
 	}
 }
@@ -141,7 +142,8 @@ func TestNeverReaderSendingInputs(t *testing.T) {
 func TestShutdownUnblocksStuckWriter(t *testing.T) {
 	cfg := anonCfg()
 	cfg.WriteTimeout = time.Minute
-	cfg.MaxLag = time.Hour // neither the lag check nor the write deadline may end it first
+	cfg.MaxLag = time.Hour // neither the lag check, the ping timeout nor the write deadline may end it first
+	cfg.PingInterval, cfg.PongTimeout = time.Hour, time.Hour
 	cfg.SendBuffer = 4096
 	ts := startServer(t, cfg, nil)
 	r, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":500}`))
@@ -164,10 +166,10 @@ func TestShutdownUnblocksStuckWriter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
+	// Without the hurry the stuck write would end only at -write-timeout (a minute), past the
+	// context: Shutdown would report the connections it had to close hard.
 	require.NoError(t, ts.Shutdown(ctx), "every connection closed before the context ended")
-	took := time.Since(start)
-	t.Logf("Shutdown took %v with -write-timeout %v and a stuck writer", took.Round(time.Millisecond), cfg.WriteTimeout)
-	assert.Less(t, took, 10*time.Second, "about closeWriteTimeout (1 s), not the write timeout")
+	t.Logf("Shutdown took %v with -write-timeout %v and a stuck writer", time.Since(start).Round(time.Millisecond), cfg.WriteTimeout)
 	code, reason := reader.waitClose()
 	assert.Equal(t, uint16(CodeGoingAway), code)
 	assert.Equal(t, "server shutting down", reason)
