@@ -10,6 +10,7 @@ import (
 
 	"github.com/lxzan/gws"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,7 @@ type benchRoom struct {
 	srv   *Server
 	r     *Room
 	conns []*conn
-	seats []*seat
+	seats []*engine.Seat
 	rng   sim.Rand
 	seq   uint32
 	vals  []int32
@@ -64,7 +65,7 @@ func (b *benchRoom) inputs() {
 	for _, s := range b.seats {
 		b.vals[0] = int32(b.rng.Mod(20001)) - 10000
 		b.vals[1] = int32(b.rng.Mod(20001)) - 10000
-		_, _ = s.in.push(b.seq, b.vals, now)
+		_, _ = s.Inbox().Push(b.seq, b.vals, now)
 	}
 }
 
@@ -73,8 +74,8 @@ func (b *benchRoom) inputs() {
 func (b *benchRoom) write() (bytes int) {
 	for _, c := range b.conns {
 		if f, ok := c.mb.take(); ok {
-			bytes += len(f.body.b)
-			f.body.release()
+			bytes += len(f.body.B)
+			f.body.Release()
 		}
 	}
 	return bytes
@@ -160,10 +161,10 @@ func BenchmarkRoomTickLoopback(b *testing.B) {
 		clients[i] = d
 	}
 	tickUntil(b, r, "all joined", func() bool { return r.clientCount() == players })
-	seats := make([]*seat, 0, players)
+	seats := make([]*engine.Seat, 0, players)
 	r.tickMu.Lock()
-	for _, c := range r.clients {
-		seats = append(seats, c.seat.Load())
+	for _, ec := range r.eng.ClientList() {
+		seats = append(seats, ec.Peer.(*conn).seat.Load())
 	}
 	r.tickMu.Unlock()
 	rng := sim.NewRand(3)
@@ -175,7 +176,7 @@ func BenchmarkRoomTickLoopback(b *testing.B) {
 		now := time.Now()
 		for _, s := range seats {
 			vals[0], vals[1] = int32(rng.Mod(20001))-10000, int32(rng.Mod(20001))-10000
-			_, _ = s.in.push(seq, vals, now)
+			_, _ = s.Inbox().Push(seq, vals, now)
 		}
 		want := written() + players
 		t0 := time.Now()

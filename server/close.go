@@ -9,6 +9,7 @@ import (
 
 	"github.com/lxzan/gws"
 	"github.com/ticksync/ticksync/auth"
+	"github.com/ticksync/ticksync/server/internal/engine"
 )
 
 // WebSocket close codes (docs/protocol.md, "Close codes").
@@ -39,8 +40,8 @@ var ErrNotConnected = errors.New("server: player not connected")
 // Errors that end a connection. Each maps to a close code in closeFor.
 var (
 	ErrRoomNotFound = errors.New("server: room not found")
-	ErrRoomFull     = errors.New("server: room full")
-	ErrTooManySeats = errors.New("server: too many seats from your address")
+	ErrRoomFull     = engine.ErrRoomFull
+	ErrTooManySeats = engine.ErrTooManySeats
 	ErrServerFull   = errors.New("server: room limit reached")
 	ErrUnknownGame  = errors.New("server: unknown game")
 	ErrRoomExists   = errors.New("server: room exists")
@@ -50,18 +51,18 @@ var (
 	errMalformed    = errors.New("malformed message")
 	errTextFrame    = errors.New("binary frames only")
 	errUnknownKind  = errors.New("unknown message kind")
-	errSeqRange     = errors.New("seq out of range")
+	errSeqRange     = engine.ErrSeqRange
 	errExtraValues  = errors.New("too many input values")
 	errFlood        = errors.New("input flood")
-	errTooSlow      = errors.New("too slow")
+	errTooSlow      = engine.ErrTooSlow
 	errJoinTimeout  = errors.New("join timeout")
 	errPingTimeout  = errors.New("ping timeout")
 	errJoinFirst    = errors.New("join first")
 	errDoubleJoin   = errors.New("already joined")
 	errControlFull  = errors.New("control queue full")
 	errWrongRoom    = errors.New("token not valid for this room")
-	errSuperseded   = errors.New("session superseded")
-	errReplaced     = errors.New("replaced by a newer session")
+	errSuperseded   = engine.ErrSuperseded
+	errReplaced     = engine.ErrReplaced
 	errLeave        = errors.New("bye")
 	errRoomClosed   = errors.New("room closed")
 	errRoomFailed   = errors.New("internal error")

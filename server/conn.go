@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/lxzan/gws"
 	"github.com/ticksync/ticksync/auth"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"github.com/ticksync/ticksync/sim"
 	"google.golang.org/protobuf/proto"
 )
@@ -43,9 +45,10 @@ type conn struct {
 	gone    chan struct{} // closed by OnClose
 
 	room      atomic.Pointer[Room]
-	seat      atomic.Pointer[seat]
+	seat      atomic.Pointer[engine.Seat] // set with the welcome; the reader pushes inputs into its inbox
 	spectator atomic.Bool
-	firstTick uint32 // room goroutine: the tick of the first frame
+	ec        *engine.Client // the connection as the room's engine knows it
+	wantStats bool           // room goroutine: the join asked for stats (an admin's)
 
 	// Writer goroutine only (set up in OnOpen before the writer starts).
 	sq  *sendQueue // nil: the socket cannot report its unacknowledged bytes (TLS, not Linux)
@@ -71,13 +74,15 @@ type conn struct {
 
 func newConn(s *Server, ws *gws.Conn, ip string, claims *auth.Claims) *conn {
 	now := s.cfg.Now()
-	return &conn{
+	c := &conn{
 		srv: s, ws: ws, ip: ip, claims: claims, mb: newMailbox(),
 		ctrl: make(chan []byte, controlSlots), pong: make(chan []byte, 1),
 		closing: make(chan struct{}), gone: make(chan struct{}),
 		rate:  newBucket(s.cfg.InputRate, s.cfg.InputBurst, now),
 		bytes: newBucket(s.cfg.InputBytes, s.cfg.InputBytes, now),
 	}
+	c.ec = engine.NewClient(c)
+	return c
 }
 
 // fail closes the connection with err's code (close.go) the first time it is called; the
@@ -166,23 +171,23 @@ func (c *conn) writeLoop() {
 			now := cfg.Now()
 			// At most once per MaxLag/32: has the peer acknowledged what was written MaxLag ago?
 			if c.sq != nil && moveDue(&c.lag.checkSet, now, cfg.MaxLag/32) && c.peerTooSlow(now) {
-				f.body.release()
+				f.body.Release()
 				c.slowAcks.Store(true)
 				c.fail(errTooSlow) // the next turn writes the close
 				continue
 			}
-			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.b))
-			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.b) == nil
+			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.B))
+			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.B) == nil
 			if ok {
-				c.lag.wrote(len(hdr) + len(f.body.b))
+				c.lag.wrote(len(hdr) + len(f.body.B))
 				if f.mark != nil {
 					f.mark.written(f.tick)
 				}
 				c.srv.m.framesOut.Inc()
 				c.srv.framesWritten.Add(1)
-				c.srv.m.bytesOut.Add(float64(len(hdr) + len(f.body.b)))
+				c.srv.m.bytesOut.Add(float64(len(hdr) + len(f.body.B)))
 			}
-			f.body.release()
+			f.body.Release()
 			if !ok {
 				c.fail(errTooSlow)
 				return
@@ -266,7 +271,7 @@ func roomID(c *conn) string {
 
 func playerID(c *conn) uint32 {
 	if s := c.seat.Load(); s != nil {
-		return s.player
+		return s.Player()
 	}
 	return 0
 }
@@ -380,9 +385,8 @@ func (h handler) OnClose(ws *gws.Conn, err error) {
 	c.joinTimer.Stop()
 	c.idle.Stop()
 	gone := cmdGone
-	if c.isClosing() { // we closed it: c.err is set (closing is closed after it)
-		code, _ := closeFor(c.err)
-		h.srv.m.closed(code)
+	if own, ok := closedByUs(c, err); ok {
+		h.srv.m.closed(own)
 	} else {
 		code, violation := endedBy(err)
 		h.srv.m.closed(code)
@@ -401,6 +405,29 @@ func (h handler) OnClose(ws *gws.Conn, err error) {
 		r.enqueue(roomCmd{kind: gone, c: c})
 	}
 	h.srv.dropConn(c)
+}
+
+// closedByUs reports whether the connection ended with our own close, and its code: we were
+// closing (c.err is set) and either our close frame is what gws sent (err is that status code)
+// or the socket failed under our writer (a write error: the close was best effort). When gws
+// had already answered the peer (its close, or a protocol violation) our writer's later
+// failure does not count: the code on the wire was gws's.
+func closedByUs(c *conn, err error) (uint16, bool) {
+	if !c.isClosing() {
+		return 0, false
+	}
+	own, _ := closeFor(c.err)
+	var ce *gws.CloseError
+	var sc interface{ Uint16() uint16 }
+	switch {
+	case errors.As(err, &ce):
+		return 0, false // the peer's close, answered by gws
+	case errors.As(err, &sc):
+		return own, sc.Uint16() == own
+	case errors.Is(err, gws.ErrTextEncoding):
+		return 0, false
+	}
+	return own, true
 }
 
 // OnPing hands the payload to the writer to echo (every write goes through it).
@@ -522,12 +549,15 @@ func (c *conn) input(seq uint32, values []int32, size int, now time.Time) error 
 	if n := r.schema.ClampInput(c.vals); n > 0 {
 		m.clamped.Add(float64(n))
 	}
-	drop, err := s.in.push(seq, c.vals, now)
+	drop, err := s.Inbox().Push(seq, c.vals, now)
 	if err != nil {
 		return err
 	}
-	if drop != "" {
-		m.drop(drop)
+	switch drop {
+	case engine.DropStale:
+		m.drop(dropStale)
+	case engine.DropFull:
+		m.drop(dropInboxFull)
 	}
 	return nil
 }

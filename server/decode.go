@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -14,9 +15,9 @@ import (
 // nothing) and nesting is shallow (our messages nest two deep).
 var decodeOpts = proto.UnmarshalOptions{DiscardUnknown: true, RecursionLimit: 8}
 
-// maxSeqAhead is how far an input's seq may run ahead of the last applied one: a client
-// coalesces to one input per tick, so 1024 is ~50 s of inputs at 20 Hz.
-const maxSeqAhead = 1024
+// maxSeqAhead is how far an input's seq may run ahead of the last applied one (the engine's
+// inbox enforces it).
+const maxSeqAhead = engine.MaxSeqAhead
 
 // decodeClientMessage decodes one binary message into m (reset first) and checks what does
 // not depend on the connection's state: exactly one known kind, and for inputs at most

@@ -66,7 +66,7 @@ func TestInputInNextFrame(t *testing.T) {
 	wantVX, wantVY := a.inward(w.GetPlayerId(), 0, 1234), a.inward(w.GetPlayerId(), 1, 4321)
 	a.input(1, wantVX, wantVY)
 	deadline := time.Now().Add(waitTimeout)
-	for s.in.pending() == 0 { // the input is in the inbox (read goroutine done)
+	for s.Inbox().Pending() == 0 { // the input is in the inbox (read goroutine done)
 		require.True(t, time.Now().Before(deadline))
 		time.Sleep(time.Millisecond)
 	}

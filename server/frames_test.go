@@ -21,9 +21,9 @@ func (w *fakeWriter) write(t *testing.T) bool {
 	if !ok {
 		return false
 	}
-	msg := sim.AppendFrameHeader(nil, f.tick, f.baseline, f.lastSeq, len(f.body.b))
-	msg = append(msg, f.body.b...)
-	f.body.release()
+	msg := sim.AppendFrameHeader(nil, f.tick, f.baseline, f.lastSeq, len(f.body.B))
+	msg = append(msg, f.body.B...)
+	f.body.Release()
 	_, err := w.mirror.ApplyMessage(msg)
 	require.NoError(t, err)
 	w.last = f

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"github.com/ticksync/ticksync/sim"
 	"github.com/ticksync/ticksync/sim/arena"
 )
@@ -36,7 +37,7 @@ func (r *Room) playerEntities() int {
 	if !ok {
 		return 0
 	}
-	return len(r.w.Entities(c))
+	return len(r.eng.World().Entities(c))
 }
 
 // TestRegistryStartsEmpty: NewRegistry and the zero Registry know no game, and both take
@@ -103,4 +104,25 @@ func TestJoinCreateDefaultGame(t *testing.T) {
 	c.join(&pb.Join{Room: "r", CreateIfMissing: true})
 	c.waitFor("welcome", func(c *tclient) bool { return c.welcome != nil })
 	assert.Equal(t, arena.Name, c.welcome.GetGame())
+}
+
+// Room test hooks (they take the tick lock).
+
+// seatsSnapshot returns the seat of player id (tests; takes the tick lock).
+func (r *Room) seatsSnapshot(id uint32) *engine.Seat {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	return r.eng.SeatOf(id)
+}
+
+func (r *Room) clientCount() int {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	return r.eng.Clients()
+}
+
+func (r *Room) stateHash() uint64 {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	return r.eng.World().Hash()
 }

@@ -376,8 +376,8 @@ func (c *tclient) baselineOfFirst() uint32 { return c.firstBase }
 func (r *Room) clientOf(tc *tclient) *conn {
 	r.tickMu.Lock()
 	defer r.tickMu.Unlock()
-	for _, c := range r.clients {
-		if c.ws.RemoteAddr().String() == tc.ws.LocalAddr().String() {
+	for _, ec := range r.eng.ClientList() {
+		if c := ec.Peer.(*conn); c.ws.RemoteAddr().String() == tc.ws.LocalAddr().String() {
 			return c
 		}
 	}

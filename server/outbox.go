@@ -4,58 +4,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ticksync/ticksync/server/internal/engine"
 )
 
-// frameBuf is one encoded frame body shared by every client at the same baseline in a tick.
-// It is reference counted: the room holds one reference while it hands the body out, each
-// mailbox holding it one more; the last release returns it to the room's pool. A body is never
-// reused while a writer may still be writing it.
-type frameBuf struct {
-	b    []byte
-	refs atomic.Int32
-	pool *bufPool
-}
-
-func (f *frameBuf) retain() { f.refs.Add(1) }
-
-func (f *frameBuf) release() {
-	if f.refs.Add(-1) == 0 {
-		f.pool.put(f)
-	}
-}
-
-// bufPool recycles a room's frame bodies. A plain mutex-guarded free list: it grows to the
-// number of bodies in flight and then stops allocating (sync.Pool may drop entries at GC).
-type bufPool struct {
-	mu   sync.Mutex
-	free []*frameBuf
-}
-
-func (p *bufPool) get() *frameBuf {
-	p.mu.Lock()
-	var f *frameBuf
-	if n := len(p.free); n > 0 {
-		f = p.free[n-1]
-		p.free = p.free[:n-1]
-	}
-	p.mu.Unlock()
-	if f == nil {
-		f = &frameBuf{pool: p, b: make([]byte, 0, 4<<10)}
-	}
-	f.b = f.b[:0]
-	f.refs.Store(1)
-	return f
-}
-
-func (p *bufPool) put(f *frameBuf) {
-	p.mu.Lock()
-	p.free = append(p.free, f)
-	p.mu.Unlock()
-}
-
-// frame is what a mailbox holds: a shared body and this client's header fields.
+// frame is what a mailbox holds: a shared, reference-counted body (the engine's) and this
+// client's header fields.
 type frame struct {
-	body     *frameBuf
+	body     *engine.Body
 	tick     uint32
 	baseline uint32
 	lastSeq  uint32
@@ -112,7 +68,7 @@ func newMailbox() *mailbox { return &mailbox{notify: make(chan struct{}, 1)} }
 // moves it, and only by taking from the slot, which is now empty.
 func (m *mailbox) baseline() (base uint32, coalesced bool) {
 	m.mu.Lock()
-	var old *frameBuf
+	var old *engine.Body
 	if m.full {
 		old, m.full, coalesced = m.slot.body, false, true
 		m.slot = frame{}
@@ -120,7 +76,7 @@ func (m *mailbox) baseline() (base uint32, coalesced bool) {
 	base = m.taken
 	m.mu.Unlock()
 	if old != nil {
-		old.release()
+		old.Release()
 	}
 	return base, coalesced
 }
@@ -149,15 +105,15 @@ func (m *mailbox) store(f frame) bool {
 		m.mu.Unlock()
 		return false
 	}
-	f.body.retain()
-	var old *frameBuf
+	f.body.Retain()
+	var old *engine.Body
 	if m.full {
 		old = m.slot.body
 	}
 	m.slot, m.full = f, true
 	m.mu.Unlock()
 	if old != nil {
-		old.release()
+		old.Release()
 	}
 	return true
 }
@@ -193,14 +149,14 @@ func (m *mailbox) lastTaken() uint32 {
 // close drops the pending frame and refuses more.
 func (m *mailbox) close() {
 	m.mu.Lock()
-	var old *frameBuf
+	var old *engine.Body
 	if m.full {
 		old = m.slot.body
 	}
 	m.slot, m.full, m.closed = frame{}, false, true
 	m.mu.Unlock()
 	if old != nil {
-		old.release()
+		old.Release()
 	}
 }
 

@@ -6,28 +6,35 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/ticksync/ticksync/server/internal/engine"
+	"github.com/ticksync/ticksync/sim"
 )
 
 // TestWaker: the room stores frames without waking anyone; the waker's goroutine wakes every
 // queued writer after one kick, reuses its lists, and stops when the room is done.
 func TestWaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		pool := &bufPool{}
+		frames, w := testFrames(t)
 		wk := newWaker()
 		done := make(chan struct{})
 		stopped := make(chan struct{})
 		go func() { wk.run(done); close(stopped) }()
 
 		mbs := []*mailbox{newMailbox(), newMailbox(), newMailbox()}
+		var first *engine.Body
 		for round := uint32(1); round <= 3; round++ {
-			body := pool.get()
+			body, _ := frames.Body(0, frames.Snapshot(w), false)
+			if first == nil {
+				first = body
+			}
+			assert.Same(t, first, body, "round %d: every reference released, one body reused", round)
 			wk.mu.Lock()
 			for _, m := range mbs {
 				require.True(t, m.store(frame{body: body, tick: round}))
 				wk.queue(m)
 			}
 			wk.mu.Unlock()
-			body.release()
+			frames.Release()
 			synctest.Wait()
 			for i, m := range mbs {
 				assert.Len(t, m.notify, 0, "mailbox %d woken before the kick", i)
@@ -43,14 +50,14 @@ func TestWaker(t *testing.T) {
 				f, ok := m.take()
 				require.True(t, ok)
 				assert.Equal(t, round, f.tick)
-				f.body.release()
+				f.body.Release()
 			}
 		}
-		assert.Len(t, pool.free, 1, "every reference released: one body, reused each round")
-
 		closed := newMailbox()
 		closed.close()
-		assert.False(t, closed.store(frame{body: pool.get()}), "a closed mailbox takes nothing")
+		body, _ := frames.Body(0, frames.Snapshot(w), false)
+		assert.False(t, closed.store(frame{body: body}), "a closed mailbox takes nothing")
+		frames.Release()
 
 		close(done)
 		synctest.Wait()
@@ -60,4 +67,17 @@ func TestWaker(t *testing.T) {
 			t.Fatal("waker still running after done")
 		}
 	})
+}
+
+// testFrames returns a frame pipeline and a one-entity world to encode bodies from.
+func testFrames(t *testing.T) (*engine.Frames, *sim.World) {
+	b := sim.NewSchemaBuilder()
+	c := b.Class("thing")
+	b.InputInt("v")
+	c.Int("n")
+	s, err := b.Build()
+	require.NoError(t, err)
+	w := sim.NewWorld(s, 1)
+	w.Spawn(c.Handle())
+	return engine.NewFrames(4), w
 }

@@ -72,7 +72,7 @@ func BenchmarkRecorderTick(b *testing.B) {
 	// No keyframes: the recorder is fed its own tick numbers (1, 2, …), which a keyframe of the
 	// room's state would contradict.
 	newRec := recs.wrap(b, FileRecorderOptions{Dir: b.TempDir(), KeyframeEvery: 1 << 30})
-	_, err := newRec(RoomInfo{ID: "bench", Game: r.game, TickRate: 20, Schema: r.schema, Ring: len(r.ring)})
+	_, err := newRec(RoomInfo{ID: "bench", Game: r.game, TickRate: 20, Schema: r.schema, Ring: r.cfg.Ring})
 	require.NoError(b, err)
 	rec := recs.last()
 	var ticks, records time.Duration
@@ -85,12 +85,12 @@ func BenchmarkRecorderTick(b *testing.B) {
 		r.Tick()
 		ticks += time.Since(t0)
 		br.write()
-		tick := r.CurrentTick()
-		cur := r.ring[int(tick)%len(r.ring)]
+		last := r.eng.Last()
+		cur := last.State
 		n++
 		b.StartTimer()
 		t1 := time.Now()
-		err := rec.Tick(n, r.inputs, nil, cur)
+		err := rec.Tick(n, last.Inputs, nil, cur)
 		records += time.Since(t1)
 		b.StopTimer()
 		require.NoError(b, err)
@@ -129,11 +129,11 @@ func BenchmarkRecordingWriter(b *testing.B) {
 		r.Tick()
 		ticks += time.Since(t0)
 		br.write()
-		tick := r.CurrentTick()
-		cur := r.ring[int(tick)%len(r.ring)]
+		last := r.eng.Last()
+		tick, cur := last.Tick, last.State
 		b.StartTimer()
 		t1 := time.Now()
-		require.NoError(b, w.WriteTick(tick, r.inputs, cur.Hash(), nil))
+		require.NoError(b, w.WriteTick(tick, last.Inputs, cur.Hash(), nil))
 		if tick%k == 0 {
 			require.NoError(b, w.WriteKeyframe(tick, cur.Save()))
 			require.NoError(b, f.Sync())

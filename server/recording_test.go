@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"github.com/ticksync/ticksync/sim"
 	"github.com/ticksync/ticksync/sim/arena"
 	"github.com/ticksync/ticksync/sim/replay"
@@ -88,7 +89,7 @@ type matchDriver struct {
 
 type driverConn struct {
 	c    *conn
-	seat *seat
+	seat *engine.Seat
 	seq  uint32
 }
 
@@ -157,7 +158,7 @@ func (d *matchDriver) events() {
 			dc.seq++
 			vals[0] = int32(r.Mod(2*arena.MaxInput+1)) - arena.MaxInput
 			vals[1] = int32(r.Mod(2*arena.MaxInput+1)) - arena.MaxInput
-			_, err := dc.seat.in.push(dc.seq, vals, now)
+			_, err := dc.seat.Inbox().Push(dc.seq, vals, now)
 			require.NoError(d.t, err)
 		}
 	}
@@ -181,7 +182,7 @@ func (d *matchDriver) tick() bool {
 			}
 		}
 		if f, ok := dc.c.mb.take(); ok {
-			f.body.release()
+			f.body.Release()
 		}
 		if dc.seat == nil {
 			if s := dc.c.seat.Load(); s != nil {
@@ -648,7 +649,7 @@ func TestRecordingMarksReconnects(t *testing.T) {
 	}
 	st := d.conns[0].seat
 	require.NotNil(t, st)
-	player, session := st.player, st.session
+	player, session := st.Player(), st.Session()
 	d.remove(0, cmdGone)
 	for range 5 {
 		require.True(t, d.tick())

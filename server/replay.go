@@ -35,6 +35,7 @@ import (
 	"time"
 
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"github.com/ticksync/ticksync/sim"
 	"github.com/ticksync/ticksync/sim/replay"
 	"google.golang.org/protobuf/proto"
@@ -413,14 +414,10 @@ type replaySession struct {
 	first     uint32 // first tick (1; 0 when the recording has none)
 	last      uint32 // last readable tick
 	hashEvery uint32
-	ring      []*sim.State
-	ringOK    []bool // the entry was taken from the current world (a seek clears them)
-	enc       sim.Encoder
-	pool      bufPool
+	frames    *engine.Frames // the live rooms' pipeline: ring, encoder, bodies (a seek resets it)
 	playing   bool
 	speed     uint32
-	anchorAt  time.Time // playback position anchorTick was reached at anchorAt
-	anchorTk  uint32
+	clk       clock // the playback schedule at speed, from the current tick (anchor)
 	statusAt  time.Time
 	marksSent bool
 	diverged  bool
@@ -445,7 +442,7 @@ func (s *replaySession) run() {
 		s.c.fail(err)
 		return
 	}
-	timer := time.NewTimer(s.period())
+	timer := time.NewTimer(s.wait(s.srv.cfg.Now()))
 	defer timer.Stop()
 	for {
 		if !s.playing {
@@ -472,15 +469,18 @@ func (s *replaySession) run() {
 			s.status(now)
 		}
 		if s.playing {
-			timer.Reset(s.period())
+			timer.Reset(s.wait(s.srv.cfg.Now()))
 		}
 	}
 }
 
-// period is the wake-up interval: one tick at the current speed, at least minReplayFrame.
-func (s *replaySession) period() time.Duration {
-	rate := max(s.rd.Header().GetTickRate(), 1)
-	return max(time.Second*100/time.Duration(rate)/time.Duration(s.speed), minReplayFrame)
+// wait is how long to sleep at now: until the next tick is due, at least minReplayFrame (at
+// high speeds several ticks share one frame).
+func (s *replaySession) wait(now time.Time) time.Duration {
+	if s.clk.rate == 0 { // nothing to play: no schedule
+		return minReplayFrame
+	}
+	return max(s.clk.next().Sub(now), minReplayFrame)
 }
 
 // start opens the recording and sends the welcome, the first status and the first frame.
@@ -503,7 +503,7 @@ func (s *replaySession) start() error {
 		s.first = 1
 	}
 	s.hashEvery = uint32(max(s.srv.cfg.HashEvery, 0))
-	s.ring, s.ringOK = make([]*sim.State, s.srv.cfg.Ring), make([]bool, s.srv.cfg.Ring)
+	s.frames = engine.NewFrames(s.srv.cfg.Ring)
 	wm := &pb.Welcome{Room: ReplayRoomPrefix + s.name, Game: h.GetGame(), TickRate: h.GetTickRate(), State: h.GetState(),
 		Input: h.GetInput(), HashEvery: s.hashEvery, Tick: s.first, Spectator: true, Replay: true}
 	b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Welcome{Welcome: wm}})
@@ -581,12 +581,13 @@ func (s *replaySession) control(cmd replayCmd) error {
 	return nil
 }
 
-// anchor restarts the playback schedule from the current tick now.
+// anchor restarts the playback schedule at now: the tick after the current one is due one
+// tick's time (at the current speed) from now. The schedule is a clock (clock.go) whose
+// catch-up cap is maxReplaySteps: a session that falls behind plays slower, not in a spiral.
 func (s *replaySession) anchor(now time.Time) {
-	s.anchorAt = now
-	if s.w != nil {
-		s.anchorTk = s.w.Tick()
-	}
+	rate := int(max(s.rd.Header().GetTickRate(), 1))
+	c := newSpeedClock(now, rate, int(s.speed), maxReplaySteps)
+	s.clk = newSpeedClock(c.at(2), rate, int(s.speed), maxReplaySteps)
 }
 
 // seek rebuilds the world at tick and sends its full snapshot.
@@ -606,26 +607,19 @@ func (s *replaySession) rebuild(tick uint32) error {
 	}
 	s.w, s.g = w, g
 	s.it = s.rd.Ticks(tick + 1)
-	clear(s.ringOK)
+	s.frames.Reset()
 	s.anchor(s.srv.cfg.Now())
 	return nil
 }
 
 // advance steps the ticks due at now (at most maxReplaySteps) and sends one frame.
 func (s *replaySession) advance(now time.Time) {
-	rate := int64(s.rd.Header().GetTickRate())
-	elapsed := int64(max(now.Sub(s.anchorAt), 0))
-	due := uint64(s.anchorTk) + uint64(elapsed/int64(time.Millisecond)*rate*int64(s.speed)/100_000)
-	due = min(due, uint64(s.last))
+	due, _ := s.clk.due(now)
 	n := 0
-	for uint64(s.w.Tick()) < due && n < maxReplaySteps {
+	for ; uint64(n) < due && s.w.Tick() < s.last; n++ {
 		if !s.step() {
 			break
 		}
-		n++
-	}
-	if n == maxReplaySteps && uint64(s.w.Tick()) < due {
-		s.anchor(now) // too far behind: slow motion, not a spiral
 	}
 	if n > 0 {
 		s.frame(false)
@@ -658,25 +652,15 @@ func (s *replaySession) frame(snapshot bool) {
 	if tick == 0 {
 		return
 	}
-	n := uint32(len(s.ring))
-	i := tick % n
-	if s.ring[i] == nil {
-		s.ring[i] = sim.NewState(s.w.Schema())
-	}
-	cur := s.ring[i]
-	s.w.Snapshot(cur)
-	s.ringOK[i] = true
+	cur := s.frames.Snapshot(s.w)
 	base, _ := s.c.mb.baseline()
-	var bst *sim.State
-	key := uint32(0)
-	if !snapshot && base != 0 && base < tick && tick-base < n && s.ringOK[base%n] && s.ring[base%n].Tick() == base {
-		key, bst = base, s.ring[base%n]
+	if snapshot {
+		base = 0
 	}
 	withHash := snapshot || (s.hashEvery > 0 && tick%s.hashEvery == 0)
-	f := s.pool.get()
-	f.b = s.enc.AppendBody(f.b, bst, cur, withHash)
-	s.c.mb.put(frame{body: f, tick: tick, baseline: key})
-	f.release()
+	b, key := s.frames.Body(base, cur, withHash)
+	s.c.mb.put(frame{body: b, tick: tick, baseline: key})
+	s.frames.Release()
 }
 
 func (s *replaySession) status(now time.Time) { s.statusMarks(now, nil) }

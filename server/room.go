@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticksync/ticksync/auth"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"github.com/ticksync/ticksync/sim"
 	"google.golang.org/protobuf/proto"
 )
@@ -28,18 +29,6 @@ const maxHoldSamples = 4096
 // (held ReconnectGrace after its connection drops, then freed), so the token only needs to
 // outlive any session.
 const resumeTTL = 24 * time.Hour
-
-// seat is a player's place in a room: its inbox, its connection (nil while dropped) and its
-// resume session. Room goroutine only, except in (shared with the connection's reader).
-type seat struct {
-	player      uint32
-	in          *inbox
-	conn        *conn
-	session     string
-	droppedAt   time.Time
-	lastApplied uint32
-	chargedTo   string // the remote IP whose MaxSeatsPerIP this seat counts against ("": none)
-}
 
 type cmdKind uint8
 
@@ -68,9 +57,12 @@ type roomCmd struct {
 	err    error
 }
 
-// Room is one match: a game's World stepped at the room's tick rate by one goroutine, the only
-// writer of its state. Connections talk to it through commands and seat inboxes; it talks to
-// them through mailboxes and control queues, and never waits on either.
+// Room drives one match: it owns the match engine (server/internal/engine: the World, the
+// Game, seats, baselines, the encoder), runs it at the room's tick rate on one goroutine, and
+// carries out what each tick decides: welcomes and closes to connections, frames to their
+// mailboxes, the tick to the recorder, stats to subscribers. Connections talk to it through
+// commands and seat inboxes; it talks to them through mailboxes and control queues, and never
+// waits on either.
 type Room struct {
 	id       string
 	game     string
@@ -79,9 +71,7 @@ type Room struct {
 	cfg      *Config
 	log      *slog.Logger
 	created  time.Time
-	g        sim.Game
-	w        *sim.World
-	schema   *sim.Schema
+	schema   *sim.Schema // immutable: readers clamp inputs with it
 	nInputs  int
 	welcome  *pb.Welcome // template: schema and constants
 	recorder Recorder
@@ -101,24 +91,12 @@ type Room struct {
 	// Everything below belongs to whoever holds tickMu.
 	stopped    bool
 	clk        clock
-	ring       []*sim.State
-	enc        sim.Encoder
-	pool       bufPool
-	seats      map[uint32]*seat
-	seatOrder  []*seat
-	clients    []*conn
+	eng        *engine.Engine
 	statSubs   []*conn
-	nextPlayer uint32
 	busy       []roomCmd // commands being processed (swapped with cmds)
-	inputs     []sim.Input
-	resumes    []uint32 // players that resumed a held seat in this tick (the recording's marks)
-	vals       []int32
-	holdAt     []time.Time
-	bases      []uint32
-	bodyOf     []*frameBuf
-	bodyBase   []uint32
-	bodies     []*frameBuf
-	bodyKeys   []uint32
+	laps       [2]time.Time
+	nlap       int
+	lapFn      func() // r.lap, bound once (a method value per tick would allocate)
 	emptySince time.Time
 	stats      []*pb.TickWork
 	holds      []*pb.InputHold
@@ -129,6 +107,12 @@ type Room struct {
 
 	recording atomic.Pointer[recordingStatus] // GET /rooms (recording.go); set by newRoom and record
 }
+
+// seatLimiter charges anonymous seats to their remote address (MaxSeatsPerIP), server-wide.
+type seatLimiter struct{ s *Server }
+
+func (l seatLimiter) Acquire(ip string) bool { return l.s.chargeSeat(ip) }
+func (l seatLimiter) Release(ip string)      { l.s.releaseSeat(ip) }
 
 // newRoom makes a room and its world (tick 0, Init run). It does not start the loop.
 func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.Time) (*Room, error) {
@@ -143,21 +127,25 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	if err := g.Init(w); err != nil {
 		return nil, fmt.Errorf("%w: init: %v", errGameRejected, err)
 	}
+	ecfg := engine.Config{Ring: cfg.Ring, MaxPlayers: cfg.MaxPlayers, Inbox: cfg.Inbox, InputsPerTick: cfg.InputsPerTick,
+		HashEvery: max(cfg.HashEvery, 0), ReconnectGrace: cfg.ReconnectGrace, MaxLag: cfg.maxLagTicks()}
+	if cfg.Auth == AuthAnonymous && cfg.MaxSeatsPerIP > 0 {
+		ecfg.Seats = seatLimiter{s}
+	}
+	eng, err := engine.New(ecfg, g, w)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errGameRejected, err)
+	}
 	st, in := schema.Proto()
 	r := &Room{
 		id: id, game: game, config: config, srv: s, cfg: cfg, created: now,
-		log: cfg.Logger.With("room", id, "game", game),
-		g:   g, w: w, schema: schema, nInputs: schema.NumInputs(),
+		log:    cfg.Logger.With("room", id, "game", game),
+		schema: schema, nInputs: schema.NumInputs(), eng: eng,
 		welcome: &pb.Welcome{Room: id, Game: game, TickRate: uint32(cfg.TickRate), State: st, Input: in,
 			ReconnectGraceMs: uint32(cfg.ReconnectGrace / time.Millisecond), HashEvery: uint32(max(cfg.HashEvery, 0))},
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		seats: map[uint32]*seat{}, nextPlayer: 1, emptySince: now,
+		wake: make(chan struct{}, 1), done: make(chan struct{}), emptySince: now,
 	}
-	r.ring = make([]*sim.State, cfg.Ring)
-	for i := range r.ring {
-		r.ring[i] = sim.NewState(schema)
-	}
-	w.Snapshot(r.ring[0])
+	r.lapFn = r.lap
 	r.clk = newClock(now, cfg.TickRate, cfg.MaxCatchup)
 	if cfg.NewRecorder != nil {
 		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: cfg.TickRate, Schema: schema, InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring})
@@ -284,12 +272,14 @@ func (r *Room) tickOnce(now time.Time, late time.Duration) bool {
 	return r.tick(now, late)
 }
 
-// tick is one turn of the corridor: commands, drain, step, record, encode, hand off. A panic
-// ends this room only (1011). It reports whether the room goes on.
+// tick is one turn of the corridor: the queued commands become engine events, the engine
+// ticks (drain, step, encode), then the room carries out its Ready: welcomes, closes, the
+// record, the hand-off of every frame. A panic ends this room only (1011). It reports whether
+// the room goes on.
 func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.log.Error("room panicked", "tick", r.w.Tick(), "panic", p, "stack", string(debug.Stack()))
+			r.log.Error("room panicked", "tick", r.eng.CurrentTick(), "panic", p, "stack", string(debug.Stack()))
 			r.srv.m.roomPanics.Inc()
 			r.finish(errRoomFailed)
 			ok = false
@@ -301,21 +291,22 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 		allocs0 = r.readAllocs()
 	}
 	t0 := time.Now()
-	r.inputs, r.vals, r.holdAt, r.resumes = r.inputs[:0], r.vals[:0], r.holdAt[:0], r.resumes[:0]
-	r.expire(now) // before anything else appends: a freed seat's leave is this tick's input
-	r.commands(now)
-	r.drain(measuring)
-	t1 := time.Now()
-	tick := r.w.Step(r.g, r.inputs)
-	t2 := time.Now()
-	cur := r.ring[int(tick)%len(r.ring)]
-	r.w.Snapshot(cur)
-	r.record(tick, cur)
-	r.encode(tick, cur)
+	r.commands()
+	r.acknowledge()
+	r.eng.Measure(measuring)
+	r.nlap = 0
+	rd := r.eng.Tick(now, r.lapFn)
+	tick := rd.Tick
+	r.record(rd)
 	t3 := time.Now()
-	r.handoff(tick, measuring)
+	r.carryOut(rd, now)
+	r.handoff(rd, measuring)
+	r.eng.Advance()
 	t4 := time.Now()
+	t1, t2 := r.laps[0], r.laps[1]
 	r.tickNow.Store(tick)
+	r.nPlayers.Store(int32(r.eng.Players()))
+	r.nSpectators.Store(int32(r.eng.Spectators()))
 
 	m := r.srv.m
 	m.ticks.Inc()
@@ -328,9 +319,9 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 		m.lateTicks.Inc()
 	}
 	if measuring {
-		r.sample(tick, t0, t1, t2, t3, t4, late, allocs0)
+		r.sample(rd, t0, t1, t2, t3, t4, late, allocs0)
 	}
-	if len(r.clients) == 0 && len(r.seats) == 0 {
+	if r.eng.Empty() {
 		if now.Sub(r.emptySince) >= r.cfg.RoomGrace {
 			r.log.Info("room empty, disposed", "tick", tick)
 			r.finish(nil)
@@ -342,8 +333,17 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	return true
 }
 
-// commands applies queued joins, leaves, drops and kicks.
-func (r *Room) commands(now time.Time) {
+// lap stamps the end of the engine's drain and step phases (Engine.Tick calls it).
+func (r *Room) lap() {
+	if r.nlap < len(r.laps) {
+		r.laps[r.nlap] = time.Now()
+		r.nlap++
+	}
+}
+
+// commands hands the queued joins, leaves, drops and kicks to the engine (it applies them at
+// the start of its tick, after freeing expired seats).
+func (r *Room) commands() {
 	r.mu.Lock()
 	r.busy, r.cmds = r.cmds, r.busy[:0]
 	r.mu.Unlock()
@@ -351,239 +351,120 @@ func (r *Room) commands(now time.Time) {
 		c := &r.busy[i]
 		switch c.kind {
 		case cmdJoin:
-			if err := r.join(c.c, &c.join, now); err != nil {
-				c.c.fail(err)
+			if c.c.isClosing() {
+				break
 			}
+			c.c.wantStats = c.join.wantStats
+			r.eng.Join(c.c.ec, engine.JoinReq{Player: c.join.player, Spectator: c.join.spectator,
+				Resume: c.join.resume, Session: c.join.session, NewSession: auth.NewSession(),
+				LastTick: c.join.lastTick, Addr: c.c.ip})
 		case cmdLeave:
-			if s := c.c.seat.Load(); s != nil && r.seats[s.player] == s && s.conn == c.c {
-				r.free(s)
-			}
-			r.detach(c.c, now)
+			r.unsubscribe(c.c)
+			r.eng.Leave(c.c.ec)
 		case cmdGone:
-			r.detach(c.c, now)
+			r.unsubscribe(c.c)
+			r.eng.Drop(c.c.ec)
 		case cmdKick:
-			if s := r.seats[c.player]; s != nil && s.conn != nil {
-				s.conn.fail(c.err)
-			}
+			r.eng.Kick(c.player, c.err)
 		}
 		*c = roomCmd{}
 	}
 	r.busy = r.busy[:0]
 }
 
-// join seats (or re-seats) a connection, queues its welcome, and adds it to this tick's frames.
-func (r *Room) join(c *conn, j *joinReq, now time.Time) error {
-	if c.isClosing() {
-		return nil
-	}
-	var s *seat
-	resumed := false
-	switch {
-	case j.resume && !j.spectator:
-		s = r.seats[j.player]
-		if s == nil || s.session != j.session {
-			return errSuperseded
+// acknowledge tells the engine each client's baseline: the tick of the last frame its writer
+// took. Reading it empties the mailbox (a frame the writer did not take is replaced by this
+// tick's, computed from what the client really holds).
+func (r *Room) acknowledge() {
+	for _, ec := range r.eng.ClientList() {
+		base, coalesced := ec.Peer.(*conn).mb.baseline()
+		if coalesced {
+			r.srv.m.coalesced.Inc()
 		}
-		resumed = true
-	case j.player != 0 && !j.spectator:
-		if s = r.seats[j.player]; s != nil {
-			resumed = true
+		ec.Ack(base)
+	}
+}
+
+// carryOut sends the tick's welcomes (before any frame: the control queue drains first) and
+// closes, and accounts for the seats taken and freed.
+func (r *Room) carryOut(rd *engine.Ready, now time.Time) {
+	for i := range rd.Welcomes {
+		w := &rd.Welcomes[i]
+		c := w.Client.Peer.(*conn)
+		if err := r.welcomeTo(c, w, now); err != nil {
+			c.fail(err)
 		}
 	}
-	if s == nil && len(r.seats)+int(r.nSpectators.Load()) >= r.cfg.MaxPlayers {
-		return ErrRoomFull
-	}
-	if s == nil && !j.spectator {
-		var charged string
-		if r.cfg.Auth == AuthAnonymous && r.cfg.MaxSeatsPerIP > 0 {
-			if !r.srv.chargeSeat(c.ip) {
-				return ErrTooManySeats
-			}
-			charged = c.ip
+	for _, cl := range rd.Closes {
+		c := cl.Client.Peer.(*conn)
+		c.fail(cl.Err)
+		if cl.Err == engine.ErrTooSlow {
+			c.kickStuckWriter()
 		}
-		id := j.player
-		if id == 0 {
-			for r.seats[r.nextPlayer] != nil || r.nextPlayer == 0 {
-				r.nextPlayer++
-			}
-			id = r.nextPlayer
-			r.nextPlayer++
-		}
-		s = &seat{player: id, in: newInbox(r.cfg.Inbox, r.nInputs), chargedTo: charged}
-		r.seats[id] = s
-		r.seatOrder = append(r.seatOrder, s)
-		r.inputs = append(r.inputs, sim.Input{Player: id, Kind: sim.InputJoin})
-		r.nPlayers.Store(int32(len(r.seats)))
-		r.srv.m.players.Inc()
-		r.log.Info("player joined", "player", id, "tick", r.w.Tick()+1)
 	}
-	if s != nil && s.conn != nil && s.conn != c {
-		old := s.conn
-		old.fail(errReplaced)
-		r.removeClient(old)
+	m := r.srv.m
+	for _, p := range rd.Joined {
+		m.players.Inc()
+		r.log.Info("player joined", "player", p, "tick", rd.Tick)
 	}
+	for _, p := range rd.Left {
+		m.players.Dec()
+		r.log.Info("player left", "player", p, "tick", rd.Tick)
+	}
+}
+
+// welcomeTo queues the welcome of a join the engine accepted, with a resume token for its
+// seat, and points the connection at the room and its seat.
+func (r *Room) welcomeTo(c *conn, w *engine.Welcome, now time.Time) error {
 	role := auth.RoleSpectator
-	var player uint32
-	if s != nil {
-		s.conn = c
-		s.session = auth.NewSession()
-		s.droppedAt = time.Time{}
-		player, role = s.player, auth.RolePlayer
-	} else {
-		r.nSpectators.Add(1)
+	if w.Seat != nil {
+		role = auth.RolePlayer
 	}
-	tok, err := auth.Mint(r.srv.secret, auth.Claims{Kind: auth.KindResume, Room: r.id, Game: r.game, Player: player,
-		Role: role, Expiry: now.Add(resumeTTL).Unix(), Session: sessionOf(s)})
+	tok, err := auth.Mint(r.srv.secret, auth.Claims{Kind: auth.KindResume, Room: r.id, Game: r.game, Player: w.Player,
+		Role: role, Expiry: now.Add(resumeTTL).Unix(), Session: w.Session})
 	if err != nil {
 		return fmt.Errorf("server: mint resume token: %w", err)
 	}
 	wm := proto.Clone(r.welcome).(*pb.Welcome)
-	wm.PlayerId, wm.ResumeToken, wm.Tick, wm.Spectator, wm.Resumed = player, tok, r.w.Tick(), s == nil, resumed
+	wm.PlayerId, wm.ResumeToken, wm.Tick, wm.Spectator, wm.Resumed = w.Player, tok, w.Tick, w.Seat == nil, w.Resumed
 	b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Welcome{Welcome: wm}})
 	if err != nil {
 		return fmt.Errorf("server: encode welcome: %w", err)
 	}
 	c.room.Store(r)
-	if s != nil {
-		c.seat.Store(s)
+	if w.Seat != nil {
+		c.seat.Store(w.Seat)
 	} else {
 		c.spectator.Store(true)
 	}
+	c.mb.setBaseline(w.Baseline)
 	if !c.sendControl(b) { // queued before the first frame: a frame cannot overtake it
 		return nil
 	}
-	base := uint32(0)
-	if resumed && j.lastTick != 0 && r.inRing(j.lastTick, r.w.Tick()+1) {
-		base = j.lastTick
-	}
-	c.mb.setBaseline(base)
-	c.firstTick = r.w.Tick() + 1
-	r.clients = append(r.clients, c)
-	if j.wantStats {
+	if c.wantStats {
 		r.statSubs = append(r.statSubs, c)
-	}
-	if resumed {
-		r.resumes = append(r.resumes, s.player)
 	}
 	return nil
 }
 
-func sessionOf(s *seat) string {
-	if s == nil {
-		return auth.NewSession()
-	}
-	return s.session
-}
-
-// inRing reports whether the ring still holds tick base for a frame to tick.
-func (r *Room) inRing(base, tick uint32) bool {
-	return base != 0 && base < tick && tick-base < uint32(len(r.ring)) && r.ring[int(base)%len(r.ring)].Tick() == base
-}
-
-// detach removes an ended connection; its seat (if still its own) is held for the grace.
-func (r *Room) detach(c *conn, now time.Time) {
-	if !r.removeClient(c) {
-		return
-	}
-	if s := c.seat.Load(); s != nil {
-		if s.conn == c {
-			s.conn = nil
-			s.droppedAt = now
-		}
-	} else if c.spectator.Load() {
-		r.nSpectators.Add(-1)
-	}
-}
-
-// removeClient drops c from the frame and stats lists; false if it was not there.
-func (r *Room) removeClient(c *conn) bool {
-	found := false
-	for i, x := range r.clients {
-		if x == c {
-			last := len(r.clients) - 1
-			r.clients[i], r.clients[last] = r.clients[last], nil
-			r.clients = r.clients[:last]
-			found = true
-			break
-		}
-	}
+// unsubscribe drops c from the stats subscribers.
+func (r *Room) unsubscribe(c *conn) {
 	for i, x := range r.statSubs {
 		if x == c {
 			r.statSubs = append(r.statSubs[:i], r.statSubs[i+1:]...)
-			break
-		}
-	}
-	return found
-}
-
-// free removes a seat and its entity (a leave input this tick).
-func (r *Room) free(s *seat) {
-	delete(r.seats, s.player)
-	r.uncharge(s)
-	for i, x := range r.seatOrder {
-		if x == s {
-			r.seatOrder = append(r.seatOrder[:i], r.seatOrder[i+1:]...)
-			break
-		}
-	}
-	r.inputs = append(r.inputs, sim.Input{Player: s.player, Kind: sim.InputLeave})
-	r.nPlayers.Store(int32(len(r.seats)))
-	r.srv.m.players.Dec()
-	r.log.Info("player left", "player", s.player, "tick", r.w.Tick()+1)
-}
-
-// uncharge gives a seat back to its address's MaxSeatsPerIP count.
-func (r *Room) uncharge(s *seat) {
-	if s.chargedTo != "" {
-		r.srv.releaseSeat(s.chargedTo)
-		s.chargedTo = ""
-	}
-}
-
-// expire frees seats whose connection has been gone longer than the reconnect grace.
-func (r *Room) expire(now time.Time) {
-	for i := 0; i < len(r.seatOrder); i++ {
-		s := r.seatOrder[i]
-		if s.conn == nil && !s.droppedAt.IsZero() && now.Sub(s.droppedAt) >= r.cfg.ReconnectGrace {
-			r.free(s)
-			i--
-		}
-	}
-}
-
-// drain moves up to k inputs per seat, in seq order, into this tick's inputs. Values are
-// copied into the room's arena so the inbox slots can be reused at once.
-func (r *Room) drain(measuring bool) {
-	k := r.cfg.InputsPerTick
-	for _, s := range r.seatOrder {
-		player := s.player
-		s.in.take(k, func(p *pendingInput) {
-			r.vals = append(r.vals, p.vals...)
-			r.inputs = append(r.inputs, sim.Input{Player: player, Kind: sim.InputMove, Seq: p.seq})
-			s.lastApplied = p.seq
-			if measuring && len(r.holdAt) < maxHoldSamples {
-				r.holdAt = append(r.holdAt, p.at)
-			}
-		})
-	}
-	// Point the moves' Values into the arena only now: appends above may have moved it.
-	off := 0
-	for i := range r.inputs {
-		if r.inputs[i].Kind == sim.InputMove {
-			r.inputs[i].Values = r.vals[off : off+r.nInputs : off+r.nInputs]
-			off += r.nInputs
+			return
 		}
 	}
 }
 
 // record hands the tick to the recorder; a failure stops recording, not the match (unless
 // recording is required).
-func (r *Room) record(tick uint32, cur *sim.State) {
+func (r *Room) record(rd *engine.Ready) {
 	if r.recorder == nil {
 		return
 	}
-	if err := r.recorder.Tick(tick, r.inputs, r.resumes, cur); err != nil {
-		r.log.Error("recording stopped", "tick", tick, "err", err)
+	if err := r.recorder.Tick(rd.Tick, rd.Inputs, rd.Resumes, rd.State); err != nil {
+		r.log.Error("recording stopped", "tick", rd.Tick, "err", err)
 		_ = r.recorder.Close("error: " + err.Error())
 		r.recorder, r.recordErr = nil, err
 		r.noteRecording(nil, err)
@@ -593,88 +474,37 @@ func (r *Room) record(tick uint32, cur *sim.State) {
 	}
 }
 
-// encode picks each client's frame: clients in step share the tick's delta from tick-1,
-// encoded once; a client that fell behind gets a delta from its own baseline when the ring
-// still holds it, else a full snapshot. Bodies are encoded once per distinct baseline.
-func (r *Room) encode(tick uint32, cur *sim.State) {
-	withHash := r.cfg.HashEvery > 0 && tick%uint32(r.cfg.HashEvery) == 0
-	n := len(r.clients)
-	r.bases, r.bodyOf, r.bodyBase = grow(r.bases, n), growp(r.bodyOf, n), grow(r.bodyBase, n)
-	maxLag := r.cfg.maxLagTicks()
-	for i, c := range r.clients {
-		base, coalesced := c.mb.baseline()
-		if coalesced {
-			r.srv.m.coalesced.Inc()
-		}
-		if held := max(base, c.firstTick-1); tick-held > maxLag {
-			c.fail(errTooSlow)
-			c.kickStuckWriter()
-		}
-		key := uint32(0)
-		if r.inRing(base, tick) {
-			key = base
-		}
-		r.bodyOf[i], r.bodyBase[i] = r.body(key, tick, cur, withHash), key
-	}
-}
-
-// body returns this tick's body from baseline key (0: snapshot), encoding it on first use.
-func (r *Room) body(key, tick uint32, cur *sim.State, withHash bool) *frameBuf {
-	for i, k := range r.bodyKeys {
-		if k == key {
-			return r.bodies[i]
-		}
-	}
-	var base *sim.State
-	if key != 0 {
-		base = r.ring[int(key)%len(r.ring)]
-	}
-	f := r.pool.get()
-	f.b = r.enc.AppendBody(f.b, base, cur, withHash)
-	r.bodies = append(r.bodies, f)
-	r.bodyKeys = append(r.bodyKeys, key)
-	return f
-}
-
-// handoff puts each client's frame in its mailbox, then drops the room's own references.
-// With a waker (the room's loop runs) the writers are woken by the waker's goroutine, not
-// this one (see waker); with ManualTicks the room wakes them itself.
-func (r *Room) handoff(tick uint32, measuring bool) {
+// handoff puts each client's frame in its mailbox (which takes its own reference to the
+// body). With a waker (the room's loop runs) the writers are woken by the waker's goroutine,
+// not this one (see waker); with ManualTicks the room wakes them itself.
+func (r *Room) handoff(rd *engine.Ready, measuring bool) {
 	var mark *writeMark
 	if measuring {
-		mark = &r.marks[tick%uint32(len(r.marks))]
+		mark = &r.marks[rd.Tick%uint32(len(r.marks))]
 		mark.tick.Store(0) // no stale writer stamps it while it is reset
 		mark.end.Store(0)
 		mark.start.Store(mono())
-		mark.tick.Store(tick)
+		mark.tick.Store(rd.Tick)
 	}
 	wk := r.wk
 	if wk != nil {
 		wk.mu.Lock()
 	}
-	for i, c := range r.clients {
-		var seq uint32
-		if s := c.seat.Load(); s != nil {
-			seq = s.lastApplied
-		}
-		if c.mb.store(frame{body: r.bodyOf[i], tick: tick, baseline: r.bodyBase[i], lastSeq: seq, mark: mark}) {
+	for i := range rd.Frames {
+		f := &rd.Frames[i]
+		mb := f.Client.Peer.(*conn).mb
+		if mb.store(frame{body: f.Body, tick: f.Tick, baseline: f.Baseline, lastSeq: f.LastSeq, mark: mark}) {
 			if wk != nil {
-				wk.queue(c.mb)
+				wk.queue(mb)
 			} else {
-				c.mb.wake()
+				mb.wake()
 			}
 		}
-		r.bodyOf[i] = nil
 	}
 	if wk != nil {
 		wk.mu.Unlock()
 		wk.kick()
 	}
-	for i, f := range r.bodies {
-		f.release()
-		r.bodies[i] = nil
-	}
-	r.bodies, r.bodyKeys = r.bodies[:0], r.bodyKeys[:0]
 }
 
 // readAllocs reads the process's cumulative heap allocations (only with a stats subscriber).
@@ -691,8 +521,9 @@ func (r *Room) readAllocs() uint64 {
 
 // sample records one tick's work for stats subscribers and sends a Stats message every
 // statsEvery ticks.
-func (r *Room) sample(tick uint32, t0, t1, t2, t3, t4 time.Time, late time.Duration, allocs0 uint64) {
+func (r *Room) sample(rd *engine.Ready, t0, t1, t2, t3, t4 time.Time, late time.Duration, allocs0 uint64) {
 	allocs := r.readAllocs() - allocs0 // before this function allocates
+	tick := rd.Tick
 	ns := func(d time.Duration) uint32 { return uint32(min(max(d, 0), time.Duration(1<<32-1))) }
 	// The messages are reused from one Stats to the next (every field is set each time), so
 	// measuring does not add the garbage it would then measure.
@@ -700,14 +531,14 @@ func (r *Room) sample(tick uint32, t0, t1, t2, t3, t4 time.Time, late time.Durat
 	r.stats, tw = reuse(r.stats)
 	tw.Tick, tw.DrainNs, tw.StepNs, tw.EncodeNs = tick, ns(t1.Sub(t0)), ns(t2.Sub(t1)), ns(t3.Sub(t2))
 	tw.HandoffNs, tw.Allocs, tw.LateUs = ns(t4.Sub(t3)), uint32(allocs), ns(late/time.Microsecond)
-	tw.StartUnixUs, tw.Clients = t0.UnixMicro(), uint32(len(r.clients))
+	tw.StartUnixUs, tw.Clients = t0.UnixMicro(), uint32(len(rd.Frames))
 	tw.PrevWritesNs = 0
 	if prev := &r.marks[(tick-1)%uint32(len(r.marks))]; prev.tick.Load() == tick-1 {
 		if end := prev.end.Load(); end > 0 {
 			tw.PrevWritesNs = ns(time.Duration(end - prev.start.Load()))
 		}
 	}
-	for _, at := range r.holdAt {
+	for _, at := range rd.Holds {
 		if len(r.holds) < maxHoldSamples {
 			var h *pb.InputHold
 			r.holds, h = reuse(r.holds)
@@ -748,15 +579,13 @@ func (r *Room) finish(err error) {
 		r.recorder = nil
 	}
 	if err != nil {
-		for _, c := range r.clients {
-			c.fail(err)
+		for _, ec := range r.eng.ClientList() {
+			ec.Peer.(*conn).fail(err)
 		}
 	}
-	r.srv.m.players.Sub(float64(len(r.seats)))
-	for _, s := range r.seatOrder {
-		r.uncharge(s)
-	}
-	r.clients, r.statSubs = nil, nil
+	r.srv.m.players.Sub(float64(r.eng.Players()))
+	r.eng.ReleaseSeats()
+	r.statSubs = nil
 	r.srv.removeRoom(r)
 	close(r.done)
 }
@@ -788,32 +617,4 @@ func grow[T any](s []T, n int) []T {
 		return s[:n]
 	}
 	return make([]T, n, n+n/2+8)
-}
-
-func growp[T any](s []*T, n int) []*T {
-	if cap(s) >= n {
-		return s[:n]
-	}
-	return make([]*T, n, n+n/2+8)
-}
-
-// Test hooks (cheap, safe from any goroutine).
-
-// seatsSnapshot returns the seat of player id (tests; takes the tick lock).
-func (r *Room) seatsSnapshot(id uint32) *seat {
-	r.tickMu.Lock()
-	defer r.tickMu.Unlock()
-	return r.seats[id]
-}
-
-func (r *Room) clientCount() int {
-	r.tickMu.Lock()
-	defer r.tickMu.Unlock()
-	return len(r.clients)
-}
-
-func (r *Room) stateHash() uint64 {
-	r.tickMu.Lock()
-	defer r.tickMu.Unlock()
-	return r.w.Hash()
 }

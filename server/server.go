@@ -177,8 +177,7 @@ func (s *Server) Kick(room string, player uint32, code uint16, reason string) er
 		return ErrRoomNotFound
 	}
 	r.tickMu.Lock() // at most one tick's work: the room's state is its goroutine's
-	st := r.seats[player]
-	connected := st != nil && st.conn != nil
+	connected := r.eng.Connected(player)
 	r.tickMu.Unlock()
 	if !connected {
 		return ErrNotConnected

@@ -10,7 +10,7 @@ import (
 
 // Close reasons the engine decides. The driver maps them to close codes.
 var (
-	ErrRoomFull   = errors.New("server: room full")
+	ErrRoomFull   = errors.New("room full")
 	ErrSuperseded = errors.New("session superseded")          // a resume for a seat that is gone or was resumed since
 	ErrReplaced   = errors.New("replaced by a newer session") // the seat's connection, when another takes it
 	ErrTooSlow    = errors.New("too slow")                    // the client's baseline trails by more than MaxLag
@@ -73,6 +73,9 @@ type Seat struct {
 
 // Player returns the seat's player id.
 func (s *Seat) Player() uint32 { return s.player }
+
+// Session returns the seat's current resume session.
+func (s *Seat) Session() string { return s.session }
 
 // Inbox returns the seat's input inbox.
 func (s *Seat) Inbox() *Inbox { return s.in }
@@ -214,6 +217,10 @@ func (e *Engine) Spectators() int { return e.spectators }
 // Clients returns how many connections get frames.
 func (e *Engine) Clients() int { return len(e.clients) }
 
+// ClientList returns the connections that get frames (the engine's own slice: read it, do not
+// keep or change it).
+func (e *Engine) ClientList() []*Client { return e.clients }
+
 // Empty reports whether nobody is connected and no seat is held.
 func (e *Engine) Empty() bool { return len(e.clients) == 0 && len(e.order) == 0 }
 
@@ -296,6 +303,10 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	}
 	return r
 }
+
+// Last returns the last Tick's Ready (its Frames are gone after Advance; the rest stays valid
+// until the next Tick).
+func (e *Engine) Last() *Ready { return &e.ready }
 
 // Advance drops the engine's references to the last Tick's bodies: call it once every frame
 // of the Ready is in its outbox (each outbox holding its own reference).
