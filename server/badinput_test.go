@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,10 +72,19 @@ func rawJoined(t testing.TB, ts *testServer, room string) *rawws.Conn {
 	}
 }
 
-// TestBadInputAfterUpgrade is docs/operations.md's bad-input table for what arrives on an open socket:
-// each row sends raw frames and asserts the close code and reason.
-func TestBadInputAfterUpgrade(t *testing.T) {
-	ts := startServer(t, Config{TickRate: 100, InputRate: 10, InputBurst: 5}, nil)
+// badInputCase is one row of the raw-frame table: what a client sends on an open socket and the
+// close code and reason (when not empty) it must get.
+type badInputCase struct {
+	name   string
+	joined bool // join a room first
+	send   func(t *testing.T, c *rawws.Conn) error
+	code   uint16
+	reason string
+}
+
+// badInputCases is the raw-frame table, docs/operations.md's bad-input table for what arrives
+// on an open socket (TestBadInputTableMatchesDocs holds the two to each other row by row).
+func badInputCases() []badInputCase {
 	unknownKind := protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 1)
 	fragments := func(_ *testing.T, c *rawws.Conn) error {
 		for i := 0; i < 1000; i++ {
@@ -85,13 +98,7 @@ func TestBadInputAfterUpgrade(t *testing.T) {
 		}
 		return nil
 	}
-	cases := []struct {
-		name   string
-		joined bool
-		send   func(t *testing.T, c *rawws.Conn) error
-		code   uint16
-		reason string
-	}{
+	return []badInputCase{
 		{"text frame", false, func(t *testing.T, c *rawws.Conn) error {
 			return c.WriteFrame(rawws.Frame{Op: rawws.OpText, Payload: []byte("hello")})
 		}, CodeUnsupported, "binary frames only"},
@@ -156,7 +163,42 @@ func TestBadInputAfterUpgrade(t *testing.T) {
 		{"close code a peer may not send", true, func(t *testing.T, c *rawws.Conn) error {
 			return c.WriteClose(1005, nil)
 		}, CodeProtocol, ""},
+		{"close code below 1000", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteClose(999, nil)
+		}, CodeProtocol, ""},
+		{"close code 5000", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteClose(5000, nil)
+		}, CodeProtocol, ""},
+		{"one-byte close payload", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteFrame(rawws.Frame{Op: rawws.OpClose, Payload: []byte{3}})
+		}, CodeProtocol, ""},
+		{"continuation without a start", false, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteFrame(rawws.Frame{Op: rawws.OpContinuation, Payload: []byte{1}})
+		}, CodeProtocol, ""},
+		{"fragmented ping", false, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteFrame(rawws.Frame{Op: rawws.OpPing, Payload: []byte{1}, NotFin: true})
+		}, CodeProtocol, ""},
+		{"new message inside a fragmented one", false, func(t *testing.T, c *rawws.Conn) error {
+			if err := c.WriteFrame(rawws.Frame{Op: rawws.OpBinary, Payload: []byte{1}, NotFin: true}); err != nil {
+				return err
+			}
+			return c.WriteFrame(rawws.Frame{Op: rawws.OpBinary, Payload: []byte{2}})
+		}, CodeProtocol, ""},
+		{"input with seq 0", true, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteBinary(inputMsg(t, 0, 1, 1))
+		}, CodePolicy, "malformed message"},
+		{"room id too long", false, func(t *testing.T, c *rawws.Conn) error {
+			return c.WriteBinary(joinMsg(t, strings.Repeat("r", maxRoomIDLen+1), true))
+		}, CodePolicy, "malformed message"},
 	}
+}
+
+// TestBadInputAfterUpgrade runs the raw-frame table: each row sends raw frames and asserts the
+// close code and reason, and that ticksync_closes_total counted that code.
+func TestBadInputAfterUpgrade(t *testing.T) {
+	// Every joined row takes a seat held for the grace: no per-address seat cap here.
+	ts := startServer(t, Config{TickRate: 100, InputRate: 10, InputBurst: 5, MaxSeatsPerIP: -1}, nil)
+	cases := badInputCases()
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var c *rawws.Conn
@@ -512,7 +554,7 @@ func TestInputRules(t *testing.T) {
 	a.input(2, 5, 5)                       // duplicate
 	a.input(1, 7, 7)                       // older than 2, still queued: applied first
 	sa := r.seatsSnapshot(wa.GetPlayerId())
-	require.Eventually(t, func() bool { return sa.in.pending() == 2 }, waitTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { return sa.Inbox().Pending() == 2 }, waitTimeout, time.Millisecond)
 	r.Tick()
 	a.input(2, 9, 9) // replay of an applied seq
 	a.input(1, 9, 9)
@@ -692,5 +734,50 @@ func TestMaxConnsBacklog(t *testing.T) {
 		d.c.welcomed()
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting connection was not served after a slot freed")
+	}
+}
+
+// TestBadInputTableMatchesDocs holds docs/operations.md's bad-input table to the raw-frame
+// table row by row: every case of badInputCases has exactly one row, named as the case and
+// proved by its subtest, whose "what the server does" gives the same close code and reason;
+// every row that names a subtest names one that exists.
+func TestBadInputTableMatchesDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "operations.md"))
+	require.NoError(t, err)
+	const header = "| case | what the server does | guarantee | which test proves it |"
+	lines := strings.Split(string(doc), "\n")
+	start := slices.Index(lines, header)
+	require.GreaterOrEqual(t, start, 0, "docs/operations.md has no bad-input table")
+	type row struct{ name, does string }
+	rows := map[string]row{} // subtest name → the row that cites it
+	subtest := regexp.MustCompile("`TestBadInputAfterUpgrade/([^`]+)`")
+	for _, line := range lines[start+2:] {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		require.Len(t, cells, 4, "row %q", line)
+		for _, m := range subtest.FindAllStringSubmatch(cells[3], -1) {
+			_, dup := rows[m[1]]
+			require.False(t, dup, "%q is cited by two rows", m[1])
+			rows[m[1]] = row{name: strings.TrimSpace(cells[0]), does: cells[1]}
+		}
+	}
+	cases := badInputCases()
+	names := map[string]bool{}
+	for _, tc := range cases {
+		names[tc.name] = true
+		r, ok := rows[tc.name]
+		if !assert.True(t, ok, "raw-frame case %q has no row in docs/operations.md", tc.name) {
+			continue
+		}
+		assert.Equal(t, tc.name, r.name, "the row proved by %q is named after it", tc.name)
+		assert.Contains(t, r.does, fmt.Sprintf("close %d", tc.code), "row %q", tc.name)
+		if tc.reason != "" {
+			assert.Contains(t, r.does, `"`+tc.reason+`"`, "row %q", tc.name)
+		}
+	}
+	for name := range rows {
+		assert.True(t, names[name], "docs/operations.md cites TestBadInputAfterUpgrade/%s, which is not a case", name)
 	}
 }
