@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/auth"
+	"github.com/ticksync/ticksync/internal/rawws"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -229,20 +228,23 @@ func (hc *hostileClient) attempt(ctx context.Context) (outcome string, joined bo
 	if hc.kind == kindSlowloris {
 		return hc.slowloris(ctx, nc, u.Host), false
 	}
-	c := &rawWS{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	status, err := c.handshake(u.Host, hc.token())
+	wsURL := hc.mix.cfg.WS + "/ws"
+	if tok := hc.token(); tok != "" {
+		wsURL += "?token=" + url.QueryEscape(tok)
+	}
+	c, resp, err := rawws.Handshake(nc, wsURL, rawws.Options{Subprotocol: subprotocol})
 	if err != nil {
 		return ended(ctx, err), false
 	}
-	if status != http.StatusSwitchingProtocols {
-		return "http " + strconv.Itoa(status), false
+	if resp != nil {
+		return "http " + strconv.Itoa(resp.Status), false
 	}
 	join, _ := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: hc.room, Game: game}}})
-	if err := c.writeFrame(opBinary, join); err != nil {
+	if err := c.WriteBinary(join); err != nil {
 		return ended(ctx, err), false
 	}
-	if code, err := c.awaitWelcome(); err != nil || code != "" {
+	if code, err := awaitWelcome(c); err != nil || code != "" {
 		if code != "" {
 			return code, false
 		}
@@ -258,11 +260,11 @@ func (hc *hostileClient) attempt(ctx context.Context) (outcome string, joined bo
 		return hc.garbage(ctx, c), true
 	case kindOversized:
 		b := make([]byte, 2*hc.mix.cfg.MaxMsgBytes+1)
-		if err := c.writeFrame(opBinary, b); err != nil {
-			return c.closeAfterWriteError(ctx), true
+		if err := c.WriteBinary(b); err != nil {
+			return closeAfterWriteError(ctx, c), true
 		}
 		hc.mix.sent[hc.kind].Add(1)
-		return c.readUntilClose(ctx, time.Now().Add(30*time.Second)), true
+		return readUntilClose(ctx, c, time.Now().Add(30*time.Second)), true
 	case kindStorm:
 		return hc.leave(c), true
 	}
@@ -282,10 +284,10 @@ func (hc *hostileClient) token() string {
 // send sends inputs at hz until the server closes the connection. A reader (read true) reads
 // the frames meanwhile and returns the close code; a never-reader sends until a write fails,
 // then reads what the server left in its socket for the close frame.
-func (hc *hostileClient) send(ctx context.Context, c *rawWS, hz float64, read bool) string {
+func (hc *hostileClient) send(ctx context.Context, c *rawws.Conn, hz float64, read bool) string {
 	got := make(chan string, 1)
 	if read {
-		go func() { got <- c.readUntilClose(ctx, time.Time{}) }()
+		go func() { got <- readUntilClose(ctx, c, time.Time{}) }()
 	}
 	t := time.NewTicker(time.Duration(float64(time.Second) / hz))
 	defer t.Stop()
@@ -294,7 +296,7 @@ func (hc *hostileClient) send(ctx context.Context, c *rawWS, hz float64, read bo
 		case code := <-got:
 			return code
 		case <-ctx.Done():
-			_ = c.nc.Close()
+			_ = c.Close()
 			if read {
 				<-got
 			}
@@ -302,12 +304,12 @@ func (hc *hostileClient) send(ctx context.Context, c *rawWS, hz float64, read bo
 		case <-t.C:
 		}
 		hc.seq++
-		_ = c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		if err := c.writeFrame(opBinary, appendInput(nil, hc.seq, 100, -100)); err != nil {
+		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if err := c.WriteBinary(appendInput(nil, hc.seq, 100, -100)); err != nil {
 			if read {
 				return <-got
 			}
-			return c.closeAfterWriteError(ctx)
+			return closeAfterWriteError(ctx, c)
 		}
 		hc.mix.sent[hc.kind].Add(1)
 	}
@@ -315,9 +317,9 @@ func (hc *hostileClient) send(ctx context.Context, c *rawWS, hz float64, read bo
 
 // garbage sends malformed protobuf (a field tag of number 0, then random bytes) every 100 ms
 // until the server closes the connection.
-func (hc *hostileClient) garbage(ctx context.Context, c *rawWS) string {
+func (hc *hostileClient) garbage(ctx context.Context, c *rawws.Conn) string {
 	got := make(chan string, 1)
-	go func() { got <- c.readUntilClose(ctx, time.Time{}) }()
+	go func() { got <- readUntilClose(ctx, c, time.Time{}) }()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -325,8 +327,8 @@ func (hc *hostileClient) garbage(ctx context.Context, c *rawWS) string {
 		_, _ = rand.Read(b)
 		b[0] = 0 // field number 0 is never valid
 		hc.cycle++
-		_ = c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if err := c.writeFrame(opBinary, b); err != nil {
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := c.WriteBinary(b); err != nil {
 			return <-got
 		}
 		hc.mix.sent[hc.kind].Add(1)
@@ -334,7 +336,7 @@ func (hc *hostileClient) garbage(ctx context.Context, c *rawWS) string {
 		case code := <-got:
 			return code
 		case <-ctx.Done():
-			_ = c.nc.Close()
+			_ = c.Close()
 			<-got
 			return outOpenAtEnd
 		case <-t.C:
@@ -344,18 +346,18 @@ func (hc *hostileClient) garbage(ctx context.Context, c *rawWS) string {
 
 // leave ends a storm cycle after the welcome: close 1000, leave then 1000, or a dropped
 // socket, in turn.
-func (hc *hostileClient) leave(c *rawWS) string {
+func (hc *hostileClient) leave(c *rawws.Conn) string {
 	hc.cycle++
 	hc.mix.sent[hc.kind].Add(1)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	switch hc.cycle % 3 {
 	case 0:
-		_ = c.writeFrame(opClose, []byte{0x03, 0xe8})
+		_ = c.WriteClose(1000, nil)
 		return outLeft1000
 	case 1:
 		leave, _ := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Leave{Leave: &pb.Leave{}}})
-		_ = c.writeFrame(opBinary, leave)
-		_ = c.writeFrame(opClose, []byte{0x03, 0xe8})
+		_ = c.WriteBinary(leave)
+		_ = c.WriteClose(1000, nil)
 		return outLeftMsg
 	default:
 		return outLeftTCP
@@ -417,124 +419,19 @@ func ended(ctx context.Context, _ error) string {
 }
 
 // WebSocket opcodes the hostile client uses.
-const (
-	opBinary = 0x2
-	opClose  = 0x8
-	opPing   = 0x9
-	opPong   = 0xa
-)
-
-// rawWS is a minimal WebSocket client on a net.Conn: enough to misbehave in ways a real
-// client library will not (no reads at all, oversized or garbage frames) and to see the
-// close code whatever happens.
-type rawWS struct {
-	nc net.Conn
-	br *bufio.Reader
-}
-
-// handshake sends the upgrade request and returns the response's status.
-func (c *rawWS) handshake(host, token string) (int, error) {
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	path := "/ws"
-	if token != "" {
-		path += "?token=" + url.QueryEscape(token)
-	}
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Protocol: " + subprotocol + "\r\n\r\n"
-	if _, err := io.WriteString(c.nc, req); err != nil {
-		return 0, err
-	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		_ = resp.Body.Close()
-	}
-	return resp.StatusCode, nil
-}
-
-// writeFrame writes one masked, unfragmented frame.
-func (c *rawWS) writeFrame(op byte, payload []byte) error {
-	hdr := make([]byte, 0, 14+len(payload))
-	hdr = append(hdr, 0x80|op)
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 0x80|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	hdr = append(hdr, mask[:]...)
-	for i, b := range payload {
-		hdr = append(hdr, b^mask[i%4])
-	}
-	_, err := c.nc.Write(hdr)
-	return err
-}
-
-// readFrame reads one frame (server frames are unmasked); payloads over 16 MiB are an error.
-func (c *rawWS) readFrame() (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(c.br, h[:]); err != nil {
-		return 0, nil, err
-	}
-	op = h[0] & 0x0f
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(c.br, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(c.br, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 16<<20 {
-		return 0, nil, fmt.Errorf("bench: frame of %d bytes", n)
-	}
-	var mask [4]byte
-	if h[1]&0x80 != 0 {
-		if _, err := io.ReadFull(c.br, mask[:]); err != nil {
-			return 0, nil, err
-		}
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(c.br, payload); err != nil {
-		return 0, nil, err
-	}
-	if h[1]&0x80 != 0 {
-		for i := range payload {
-			payload[i] ^= mask[i%4]
-		}
-	}
-	return op, payload, nil
-}
-
 // awaitWelcome reads until the welcome (""), a close frame (its code) or an error.
-func (c *rawWS) awaitWelcome() (string, error) {
+func awaitWelcome(c *rawws.Conn) (string, error) {
 	for {
-		op, p, err := c.readFrame()
+		op, p, err := c.ReadFrame()
 		if err != nil {
 			return "", err
 		}
 		switch op {
-		case opClose:
+		case rawws.OpClose:
 			return closeOutcome(p), nil
-		case opPing:
-			_ = c.writeFrame(opPong, p)
-		case opBinary:
+		case rawws.OpPing:
+			_ = c.WriteFrame(rawws.Frame{Op: rawws.OpPong, Payload: p})
+		case rawws.OpBinary:
 			if num, typ, n := protowire.ConsumeTag(p); n > 0 && typ == protowire.BytesType && num == fieldWelcome {
 				return "", nil
 			}
@@ -544,10 +441,10 @@ func (c *rawWS) awaitWelcome() (string, error) {
 
 // readUntilClose reads (answering pings) until a close frame, whose code it returns, or an
 // error (no close frame), or the deadline (zero: none).
-func (c *rawWS) readUntilClose(ctx context.Context, deadline time.Time) string {
-	_ = c.nc.SetReadDeadline(deadline)
+func readUntilClose(ctx context.Context, c *rawws.Conn, deadline time.Time) string {
+	_ = c.SetReadDeadline(deadline)
 	for {
-		op, p, err := c.readFrame()
+		op, p, err := c.ReadFrame()
 		if err != nil {
 			if ctx.Err() != nil {
 				return outOpenAtEnd
@@ -555,21 +452,21 @@ func (c *rawWS) readUntilClose(ctx context.Context, deadline time.Time) string {
 			return outNoCloseFrame
 		}
 		switch op {
-		case opClose:
+		case rawws.OpClose:
 			return closeOutcome(p)
-		case opPing:
-			_ = c.writeFrame(opPong, p)
+		case rawws.OpPing:
+			_ = c.WriteFrame(rawws.Frame{Op: rawws.OpPong, Payload: p})
 		}
 	}
 }
 
 // closeAfterWriteError looks for the close frame a write failed after: whatever the server
 // sent before closing is still in the socket's receive buffer.
-func (c *rawWS) closeAfterWriteError(ctx context.Context) string {
+func closeAfterWriteError(ctx context.Context, c *rawws.Conn) string {
 	if ctx.Err() != nil {
 		return outOpenAtEnd
 	}
-	return c.readUntilClose(ctx, time.Now().Add(10*time.Second))
+	return readUntilClose(ctx, c, time.Now().Add(10*time.Second))
 }
 
 // closeOutcome is a close frame's code as an outcome ("1005" when it has none).
@@ -578,25 +475,6 @@ func closeOutcome(p []byte) string {
 		return "1005"
 	}
 	return strconv.Itoa(int(binary.BigEndian.Uint16(p)))
-}
-
-// appendInput appends a ClientMessage{input: {seq, client time, values}} to b.
-func appendInput(b []byte, seq uint32, values ...int32) []byte {
-	in := make([]byte, 0, 28)
-	in = protowire.AppendTag(in, 1, protowire.VarintType)
-	in = protowire.AppendVarint(in, uint64(seq))
-	in = protowire.AppendTag(in, 2, protowire.VarintType)
-	in = protowire.AppendVarint(in, uint64(time.Now().UnixMicro()))
-	var packed []byte
-	for _, v := range values {
-		packed = protowire.AppendVarint(packed, protowire.EncodeZigZag(int64(v)))
-	}
-	if len(packed) > 0 {
-		in = protowire.AppendTag(in, 3, protowire.BytesType)
-		in = protowire.AppendBytes(in, packed)
-	}
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	return protowire.AppendBytes(b, in)
 }
 
 // maxMsgBytes is the server's -max-msg-bytes as the bench passes it in -server-flags, or the

@@ -114,22 +114,7 @@ func (s *rawSession) SendInput(values ...int32) (uint32, error) {
 	s.mu.Lock()
 	s.sentAt[seq%sendRing] = sentInput{seq: seq, at: time.Now()}
 	s.mu.Unlock()
-	b := make([]byte, 0, 32)
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	in := make([]byte, 0, 28)
-	in = protowire.AppendTag(in, 1, protowire.VarintType)
-	in = protowire.AppendVarint(in, uint64(seq))
-	in = protowire.AppendTag(in, 2, protowire.VarintType)
-	in = protowire.AppendVarint(in, uint64(time.Now().UnixMicro()))
-	var packed []byte
-	for _, v := range values {
-		packed = protowire.AppendVarint(packed, protowire.EncodeZigZag(int64(v)))
-	}
-	if len(packed) > 0 {
-		in = protowire.AppendTag(in, 3, protowire.BytesType)
-		in = protowire.AppendBytes(in, packed)
-	}
-	b = protowire.AppendBytes(b, in)
+	b := appendInput(make([]byte, 0, 32), seq, values...)
 	if err := s.conn.WriteMessage(gws.OpcodeBinary, b); err != nil {
 		return seq, fmt.Errorf("bench: send input: %w", err)
 	}
@@ -296,4 +281,24 @@ func frameHeader(b []byte) (tick, lastSeq uint32, full bool) {
 		}
 	}
 	return
+}
+
+// appendInput appends a ClientMessage{input: {seq, client time, values}} to b (the raw load
+// clients and the hostile ones).
+func appendInput(b []byte, seq uint32, values ...int32) []byte {
+	in := make([]byte, 0, 28)
+	in = protowire.AppendTag(in, 1, protowire.VarintType)
+	in = protowire.AppendVarint(in, uint64(seq))
+	in = protowire.AppendTag(in, 2, protowire.VarintType)
+	in = protowire.AppendVarint(in, uint64(time.Now().UnixMicro()))
+	var packed []byte
+	for _, v := range values {
+		packed = protowire.AppendVarint(packed, protowire.EncodeZigZag(int64(v)))
+	}
+	if len(packed) > 0 {
+		in = protowire.AppendTag(in, 3, protowire.BytesType)
+		in = protowire.AppendBytes(in, packed)
+	}
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	return protowire.AppendBytes(b, in)
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/ticksync/ticksync/auth"
+	"github.com/ticksync/ticksync/internal/rawws"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
-	"github.com/ticksync/ticksync/server/internal/rawws"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )

@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/ticksync/ticksync/internal/rawws"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
-	"github.com/ticksync/ticksync/server/internal/rawws"
 )
 
 // sockBuffer reads a socket option (SO_SNDBUF, SO_RCVBUF) of a TCP socket.

@@ -1,6 +1,7 @@
-// Package rawws is a test-only WebSocket kit that speaks raw frames, so tests can send what a
-// well-behaved client never would (text, oversized, fragmented, unmasked, reserved opcodes,
-// garbage) and read exactly what the server answers: HTTP status, frames, close code.
+// Package rawws is a WebSocket client kit that speaks raw frames, so tests and the benchmark's
+// hostile clients can send what a well-behaved client never would (text, oversized,
+// fragmented, unmasked, reserved opcodes, garbage, no reads at all) and read exactly what the
+// server answers: HTTP status, frames, close code. It is not a client for real use.
 package rawws
 
 import (
@@ -64,9 +65,24 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 		return nil, nil, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c, resp, err := Handshake(nc, rawURL, o)
+	if c != nil {
+		_ = nc.SetDeadline(time.Time{})
+	}
+	return c, resp, err
+}
+
+// Handshake performs the WebSocket handshake for the ws:// URL over nc, an open connection
+// (with whatever deadlines and socket options its caller chose; LocalIP is not used). A
+// non-101 answer is returned as a Response with a nil Conn. nc is closed on any failure.
+func Handshake(nc net.Conn, rawURL string, o Options) (*Conn, *Response, error) {
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
-	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
 	req.URL.Scheme = "http"
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Connection", "Upgrade")
@@ -99,7 +115,6 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 		nc.Close()
 		return nil, &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, nil
 	}
-	_ = nc.SetDeadline(time.Time{})
 	return &Conn{Conn: nc, br: br}, nil, nil
 }
 
