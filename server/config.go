@@ -20,7 +20,7 @@ const (
 )
 
 // Config is a server's configuration. The zero value of every field means its default, which
-// is safe on the open internet (docs/operations.md, "Limits"); cmd/ticksync maps each field to a flag.
+// is safe on the open internet (docs/operations.md, "Limits"); package cli maps each field to a flag.
 type Config struct {
 	// Auth is the auth mode (default anonymous; cmd/ticksync refuses anonymous on a
 	// non-loopback address unless it is asked for explicitly).

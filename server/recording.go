@@ -39,7 +39,7 @@ const (
 // its default.
 type FileRecorderOptions struct {
 	// Dir is where recordings go, one file per match, <room>-<UTC yyyymmdd-hhmmss>.tsrec. It is
-	// created with the first recording (cmd/ticksync: -record-dir, default ./recordings).
+	// created with the first recording (cli: -record-dir, default ./recordings).
 	Dir string
 	// Keep is how many recordings Dir keeps: starting one and finishing one both delete the
 	// oldest (by modification time) beyond it, never one being written (default 100; negative:

@@ -1,4 +1,4 @@
-// Command ticksync is the project's one binary.
+// Command ticksync is the project's own binary, a cli.Program like any game's:
 //
 //	ticksync serve [flags]        host rooms of arena over HTTP and WebSocket, the demo at /
 //	ticksync token [flags]        mint an HMAC join token with the shared secret
@@ -7,6 +7,6 @@
 //	ticksync replay serve FILE…   serve recordings to the viewer
 //	ticksync bench [flags]        measure the server on the reference workload (docs/benchmark.md)
 //
-// The server knows no game: this binary registers arena (games.go) and mounts the demo and
-// viewer pages of package web. Run any subcommand with -h for its flags.
+// The server knows no game: this binary registers arena and mounts the demo and viewer pages
+// of package web. Run any subcommand with -h for its flags.
 package main

@@ -4,44 +4,62 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/ticksync/ticksync/auth"
 )
 
-const secret = "0123456789abcdef0123456789abcdef"
-
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
-
-// TestServePrintsAddressAndShutsDown starts serve on 127.0.0.1:0, reads the bound address it
-// prints, checks /healthz, then cancels (as SIGTERM does) and expects a clean exit.
-func TestServePrintsAddressAndShutsDown(t *testing.T) {
+// TestServeMountsGamesAndPages: the server knows no game and has no pages; `ticksync serve`
+// brings both. A POST /rooms naming no game runs arena (the binary's only game), "/" is the
+// demo and "/replay" the viewer, byte for byte the files of package web.
+func TestServeMountsGamesAndPages(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-log-level", "warn"}, env(nil), pw, &stderr)
+		code <- program().Run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-log-level", "warn", "-record-dir", t.TempDir()}, func(string) string { return "" }, pw, &stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(line, "ticksync serving on http://127.0.0.1:"), line)
 	url := strings.Fields(line)[3]
-	resp, err := http.Get(url + "/healthz")
+	go io.Copy(io.Discard, pr)
+
+	for path, file := range map[string]string{"/": "index.html", "/replay": "replay.html"} {
+		resp, err := http.Get(url + path)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		want, err := os.ReadFile(filepath.Join("..", "..", "web", file))
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, path)
+		assert.Equal(t, string(want), string(body), "%s serves web/%s", path, file)
+	}
+
+	resp, err := http.Post(url+"/rooms", "application/json", strings.NewReader(`{"id":"g"}`))
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	go io.Copy(io.Discard, pr)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp, err = http.Get(url + "/rooms")
+	require.NoError(t, err)
+	var rooms []struct{ ID, Game string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rooms))
+	resp.Body.Close()
+	require.Len(t, rooms, 1)
+	assert.Equal(t, "arena", rooms[0].Game)
+
 	cancel()
 	select {
 	case c := <-code:
@@ -51,65 +69,11 @@ func TestServePrintsAddressAndShutsDown(t *testing.T) {
 	}
 }
 
-func TestServeRefusals(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{"anonymous by default only on loopback", []string{"-addr", "0.0.0.0:0"}, nil, "not loopback"},
-		{"token mode needs a secret", []string{"-auth", "token"}, nil, "needs a secret"},
-		{"weak secret", []string{"-auth", "token"}, map[string]string{auth.EnvSecret: "short"}, "too short"},
-		{"bad mode", []string{"-auth", "open"}, nil, "want anonymous or token"},
-		{"bad tick rate", []string{"-tick-rate", "500"}, nil, "tick rate"},
-		{"bad log level", []string{"-log-level", "loud"}, nil, "log-level"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			c := run(context.Background(), append([]string{"serve"}, tc.args...), env(tc.env), &out, &errb)
-			assert.Equal(t, 2, c)
-			assert.Contains(t, errb.String(), tc.want)
-		})
-	}
-}
-
-func TestServeHelpExplainsEveryFlag(t *testing.T) {
-	var out, errb bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"serve", "-h"}, env(nil), &out, &errb))
-	for _, f := range []string{"-addr", "-auth", "-auth-secret-file", "-allow-origin", "-tick-rate", "-max-catchup",
-		"-ring", "-hash-every", "-max-rooms", "-max-players", "-max-conns", "-max-conns-per-ip", "-max-seats-per-ip", "-max-msg-bytes",
-		"-header-timeout", "-max-header-bytes", "-inbox", "-inputs-per-tick", "-input-rate", "-input-burst",
-		"-input-bytes", "-write-timeout", "-max-lag", "-send-buffer", "-ping-interval", "-pong-timeout", "-join-timeout",
-		"-reconnect-grace", "-room-grace", "-shutdown-timeout", "-log-level", "-log-format"} {
-		assert.Contains(t, errb.String(), "  "+f+" ", f)
-	}
-	assert.Contains(t, errb.String(), `(default "127.0.0.1:8080")`)
-}
-
-func TestToken(t *testing.T) {
-	var out, errb bytes.Buffer
-	c := run(context.Background(), []string{"token", "-room", "duel", "-player", "7", "-ttl", "2m"}, env(map[string]string{auth.EnvSecret: secret}), &out, &errb)
-	require.Equal(t, 0, c, errb.String())
-	cl, err := auth.Verify([]byte(secret), strings.TrimSpace(out.String()), time.Now())
-	require.NoError(t, err)
-	assert.Equal(t, "duel", cl.Room)
-	assert.Equal(t, uint32(7), cl.Player)
-	assert.Equal(t, auth.RolePlayer, cl.Role)
-	assert.Equal(t, auth.KindJoin, cl.Kind)
-	assert.InDelta(t, time.Now().Add(2*time.Minute).Unix(), cl.Expiry, 2)
-
-	out.Reset()
-	errb.Reset()
-	assert.Equal(t, 2, run(context.Background(), []string{"token", "-room", "duel"}, env(map[string]string{auth.EnvSecret: secret}), &out, &errb), "a player token needs a player id")
-	assert.Equal(t, 2, run(context.Background(), []string{"token", "-room", "duel", "-player", "1"}, env(nil), &out, &errb), "no secret")
-}
-
-func TestDispatch(t *testing.T) {
-	var out, errb bytes.Buffer
-	assert.Equal(t, 2, run(context.Background(), nil, env(nil), &out, &errb))
-	assert.Contains(t, errb.String(), "serve")
-	assert.Equal(t, 2, run(context.Background(), []string{"bogus"}, env(nil), &out, &errb))
-	assert.Equal(t, 0, run(context.Background(), []string{"help"}, env(nil), &out, &errb))
+// TestProgram: the binary's registry holds arena, and only it; it adds bench to cli's commands.
+func TestProgram(t *testing.T) {
+	p := program()
+	assert.Equal(t, []string{"arena"}, p.Games.Names())
+	assert.Equal(t, "ticksync", p.Name)
+	require.Len(t, p.Commands, 1)
+	assert.Equal(t, "bench", p.Commands[0].Name)
 }

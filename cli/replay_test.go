@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -216,7 +216,7 @@ func TestServeRecordsAVerifiableMatch(t *testing.T) {
 	defer cancel()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "ticksync")
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".")
+	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "../cmd/ticksync")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,14 +12,13 @@ import (
 
 	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim/replay"
-	"github.com/ticksync/ticksync/web"
 )
 
-// runReplayServe is `ticksync replay serve FILE...`: the given recordings and the viewer
+// runReplayServe is `NAME replay serve FILE...`: the given recordings and the viewer
 // (/replay) over HTTP and WebSocket, without live rooms to speak of. A viewer joins
 // "replay:<name>", name being the file name without ".tsrec".
-func runReplayServe(ctx context.Context, games *server.Registry, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("replay serve", `usage: ticksync replay serve [flags] FILE...
+func runReplayServe(ctx context.Context, p *Program, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay serve", "usage: "+p.Name+` replay serve [flags] FILE...
 
 Serves recordings to the viewer at /replay (GET /replays lists them; a client joins
 room "replay:<name>", name being the file name without .tsrec). Anonymous, so keep it
@@ -31,42 +30,42 @@ on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop i
 		return code
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "ticksync replay serve: no recordings given")
+		fmt.Fprintln(stderr, p.Name+" replay serve: no recordings given")
 		fs.Usage()
 		return 2
 	}
 	log, err := newLogger(stderr, *logLevel, "text")
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)
 		return 2
 	}
-	for _, p := range fs.Args() {
-		if err := checkRecording(p); err != nil {
-			fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+	for _, path := range fs.Args() {
+		if err := checkRecording(path); err != nil {
+			fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)
 			return 1
 		}
 	}
 	rs, err := server.ReplayFiles(fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)
 		return 2
 	}
 	if !isLoopback(*addr) {
 		log.Warn("anonymous on a non-loopback address: anyone can watch these recordings")
 	}
-	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Games: games, Pages: web.Pages(), Logger: log}
+	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Games: p.Games, Pages: p.Pages, Logger: log}
 	srv, err := server.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)
 		return 2
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync replay serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)
 		return 1
 	}
 	bound := ln.Addr().String()
-	fmt.Fprintf(stdout, "ticksync serving on http://%s (auth anonymous; viewer at http://%s/replay)\n", bound, bound)
+	fmt.Fprintf(stdout, "%s serving on http://%s (auth anonymous; viewer at http://%s/replay)\n", p.Name, bound, bound)
 	log.Info("serving replays", "addr", bound, "files", len(fs.Args()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"time"
@@ -13,8 +12,8 @@ import (
 // URL is soon worthless (docs/protocol.md, "Tokens": join tokens live 60 s).
 const defaultTokenTTL = 60 * time.Second
 
-func runToken(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("token", `usage: ticksync token -room ID [-player N] [-role player|spectator|admin] [-ttl 60s]
+func runToken(p *Program, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("token", "usage: "+p.Name+` token -room ID [-player N] [-role player|spectator|admin] [-ttl 60s]
 
 Mints an HMAC-SHA256 join token with the server's shared secret and prints it.
 Clients pass it as /ws?token=...; admin tokens also authorize POST /rooms and
@@ -30,15 +29,15 @@ POST /admin/close (Authorization: Bearer ...).`, "", stderr)
 	}
 	secret, err := auth.LoadSecret(*secretFile, env)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync token: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" token: %v\n", err)
 		return 2
 	}
 	if *player > 1<<31-1 {
-		fmt.Fprintln(stderr, "ticksync token: -player out of range")
+		fmt.Fprintln(stderr, p.Name+" token: -player out of range")
 		return 2
 	}
 	if *ttl <= 0 {
-		fmt.Fprintln(stderr, "ticksync token: -ttl must be positive")
+		fmt.Fprintln(stderr, p.Name+" token: -ttl must be positive")
 		return 2
 	}
 	tok, err := auth.Mint(secret, auth.Claims{
@@ -46,7 +45,7 @@ POST /admin/close (Authorization: Bearer ...).`, "", stderr)
 		Expiry: time.Now().Add(*ttl).Unix(),
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync token: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" token: %v\n", err)
 		return 2
 	}
 	fmt.Fprintln(stdout, tok)

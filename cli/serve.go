@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/ticksync/ticksync/auth"
 	"github.com/ticksync/ticksync/server"
-	"github.com/ticksync/ticksync/web"
 )
 
 // serveFlags holds serve's flags; every default is safe on the open internet
@@ -69,40 +68,41 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	return f
 }
 
-func runServe(ctx context.Context, games *server.Registry, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", `usage: ticksync serve [flags]
+// runServe is `NAME serve`: the server with the program's games and pages until a signal.
+func runServe(ctx context.Context, p *Program, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "usage: "+p.Name+` serve [flags]
 
-Hosts rooms of this binary's games (arena) over HTTP and WebSocket: /ws (subprotocol
-ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz, /metrics, / (demo),
-/replay (viewer).
+Hosts rooms of this binary's games (`+strings.Join(p.Games.Names(), ", ")+`) over HTTP and
+WebSocket: /ws (subprotocol ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz,
+/metrics, and the binary's pages, if any, at /.
 Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`, "", stderr)
 	f := newServeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ticksync serve: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, p.Name+" serve: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
 		return 2
 	}
 	cfg, err := f.config(env, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
 		return 2
 	}
-	cfg.Games, cfg.Pages = games, web.Pages()
+	cfg.Games, cfg.Pages = p.Games, p.Pages
 	srv, err := server.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
 		return 2
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync serve: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
 		return 1
 	}
 	addr := ln.Addr().String()
@@ -110,7 +110,7 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "ticksync serving on %s://%s (auth %s)\n", scheme, addr, cfg.Auth)
+	fmt.Fprintf(stdout, "%s serving on %s://%s (auth %s)\n", p.Name, scheme, addr, cfg.Auth)
 	log.Info("serving", "addr", addr, "auth", string(cfg.Auth), "tick_rate", cfg.TickRate)
 	if !isLoopback(addr) && f.tlsCert == "" {
 		log.Warn("plain HTTP on a non-loopback address: terminate TLS in front of the server")

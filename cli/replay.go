@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,28 +11,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim/replay"
 )
 
-// Exit codes of `ticksync replay info` and `ticksync replay verify`.
+// Exit codes of `replay info` and `replay verify`.
 const (
 	exitOK       = 0 // complete (info); every tick's hash identical (verify)
 	exitMismatch = 1 // verify: a re-simulated tick differs from the recording
 	exitBad      = 2 // unreadable, torn, corrupt or unclosed file, unknown game; bad usage
 )
 
-// runReplay is `ticksync replay <info|verify|serve> …`.
-func runReplay(ctx context.Context, games *server.Registry, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+// runReplay is `NAME replay <info|verify|serve> …`.
+func runReplay(ctx context.Context, p *Program, args []string, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintln(stderr, "usage: ticksync replay <command> [flags] FILE")
+		fmt.Fprintf(stderr, "usage: %s replay <command> [flags] FILE\n", p.Name)
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "commands:")
 		fmt.Fprintln(stderr, "  info     describe a recording: game, ticks, duration, players, keyframes, size, complete or torn")
 		fmt.Fprintln(stderr, "  verify   re-simulate a recording and check every tick's state hash")
 		fmt.Fprintln(stderr, "  serve    serve recordings to the viewer (/replay)")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Run 'ticksync replay <command> -h' for its flags and exit codes.")
+		fmt.Fprintf(stderr, "Run '%s replay <command> -h' for its flags and exit codes.\n", p.Name)
 	}
 	if len(args) == 0 {
 		usage()
@@ -40,16 +39,16 @@ func runReplay(ctx context.Context, games *server.Registry, args []string, _ fun
 	}
 	switch args[0] {
 	case "info":
-		return runReplayInfo(args[1:], stdout, stderr)
+		return runReplayInfo(p, args[1:], stdout, stderr)
 	case "verify":
-		return runReplayVerify(games, args[1:], stdout, stderr)
+		return runReplayVerify(p, args[1:], stdout, stderr)
 	case "serve":
-		return runReplayServe(ctx, games, args[1:], stdout, stderr)
+		return runReplayServe(ctx, p, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		usage()
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "ticksync replay: unknown command %q\n\n", args[0])
+	fmt.Fprintf(stderr, p.Name+" replay: unknown command %q\n\n", args[0])
 	usage()
 	return exitBad
 }
@@ -92,12 +91,12 @@ func openRecording(path string) (*os.File, *replay.Reader, error) {
 }
 
 // parseFileArg parses fs and returns its one FILE argument, or an exit status.
-func parseFileArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool) {
+func (p *Program) parseFileArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool) {
 	if code, ok := parseFlags(fs, args); !ok {
 		return "", code, false
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "ticksync %s: want one FILE, got %d arguments\n", fs.Name(), fs.NArg())
+		fmt.Fprintf(stderr, p.Name+" %s: want one FILE, got %d arguments\n", fs.Name(), fs.NArg())
 		fs.Usage()
 		return "", exitBad, false
 	}
@@ -125,13 +124,13 @@ type infoJSON struct {
 	Error         string  `json:"error,omitempty"`   // why it cannot be read at all
 }
 
-func runReplayInfo(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("replay info", `usage: ticksync replay info [-json] FILE
+func runReplayInfo(p *Program, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay info", "usage: "+p.Name+` replay info [-json] FILE
 
 Describes a recording: game, room, ticks, duration, players, keyframes, size, and whether
 it is complete or where and why its readable part ends. Reads (and checks) every record.`, infoExitHelp, stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object (for scripts) instead of text")
-	path, code, ok := parseFileArg(fs, args, stderr)
+	path, code, ok := p.parseFileArg(fs, args, stderr)
 	if !ok {
 		return code
 	}
@@ -142,7 +141,7 @@ it is complete or where and why its readable part ends. Reads (and checks) every
 		if *asJSON {
 			writeJSONTo(stdout, out)
 		}
-		fmt.Fprintf(stderr, "ticksync replay info: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay info: %v\n", err)
 		return exitBad
 	}
 	out.Game, out.Room, out.TickRate, out.Seed, out.KeyframeEvery = in.Game, in.Room, in.TickRate, in.Seed, in.KeyframeEvery
@@ -197,21 +196,21 @@ func printInfo(w io.Writer, path string, in replay.Info) {
 	}
 }
 
-func runReplayVerify(games *server.Registry, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("replay verify", `usage: ticksync replay verify [-progress] [-q] FILE
+func runReplayVerify(p *Program, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay verify", "usage: "+p.Name+` replay verify [-progress] [-q] FILE
 
 Re-simulates a recording with this binary's games and compares every tick's state hash
 with the recorded one, and every keyframe with the re-simulated world. Prints OK, or the
 first tick that differs and, at the next keyframe, which entities and fields differ.`, verifyExitHelp, stderr)
 	progress := fs.Bool("progress", false, "show a progress bar on stderr even when it is not a terminal (it is shown on a terminal anyway)")
 	quiet := fs.Bool("q", false, "no progress bar, even on a terminal")
-	path, code, ok := parseFileArg(fs, args, stderr)
+	path, code, ok := p.parseFileArg(fs, args, stderr)
 	if !ok {
 		return code
 	}
 	f, r, err := openRecording(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "ticksync replay verify: %v\n", err)
+		fmt.Fprintf(stderr, p.Name+" replay verify: %v\n", err)
 		return exitBad
 	}
 	defer f.Close()
@@ -223,7 +222,7 @@ first tick that differs and, at the next keyframe, which entities and fields dif
 	if bar != nil {
 		cb = bar.update
 	}
-	err = replay.Verify(r, games.Lookup, cb)
+	err = replay.Verify(r, p.Games.Lookup, cb)
 	if bar != nil {
 		bar.finish()
 	}
@@ -250,7 +249,7 @@ first tick that differs and, at the next keyframe, which entities and fields dif
 		fmt.Fprintf(stdout, "INCOMPLETE: readable up to tick %d, and those %d ticks verified, but the file does not: %v\n", readable, readable, err)
 		return exitBad
 	}
-	fmt.Fprintf(stderr, "ticksync replay verify: %s: %v\n", path, err)
+	fmt.Fprintf(stderr, p.Name+" replay verify: %s: %v\n", path, err)
 	return exitBad
 }
 

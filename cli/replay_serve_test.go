@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 
 // TestReplayServe serves the golden recording, lists it on /replays and stops cleanly.
 func TestReplayServe(t *testing.T) {
-	golden, err := os.ReadFile(filepath.Join("..", "..", "sim", "replay", "testdata", "golden-v1.tsrec"))
+	golden, err := os.ReadFile(filepath.Join("..", "sim", "replay", "testdata", "golden-v1.tsrec"))
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "golden-v1.tsrec")
 	require.NoError(t, os.WriteFile(path, golden, 0o644))
@@ -29,7 +29,7 @@ func TestReplayServe(t *testing.T) {
 	var stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- runReplayServe(ctx, newGames(), []string{"-addr", "127.0.0.1:0", "-log-level", "warn", path}, pw, &stderr)
+		code <- runReplayServe(ctx, testProgram(), []string{"-addr", "127.0.0.1:0", "-log-level", "warn", path}, pw, &stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -69,7 +69,7 @@ func TestReplayServeRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			got := runReplayServe(context.Background(), newGames(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), io.Discard, &stderr)
+			got := runReplayServe(context.Background(), testProgram(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), io.Discard, &stderr)
 			assert.Equal(t, tc.code, got, stderr.String())
 		})
 	}
