@@ -300,13 +300,15 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	r.record(rd)
 	t3 := time.Now()
 	r.carryOut(rd, now)
+	// Published before any frame leaves: a client that sees its first frame finds itself
+	// counted in GET /rooms.
+	r.nPlayers.Store(int32(r.eng.Players()))
+	r.nSpectators.Store(int32(r.eng.Spectators()))
 	r.handoff(rd, measuring)
 	r.eng.Advance()
 	t4 := time.Now()
 	t1, t2 := r.laps[0], r.laps[1]
 	r.tickNow.Store(tick)
-	r.nPlayers.Store(int32(r.eng.Players()))
-	r.nSpectators.Store(int32(r.eng.Spectators()))
 
 	m := r.srv.m
 	m.ticks.Inc()
