@@ -254,12 +254,26 @@ func (c *conn) writeClose() {
 	if code != CodeNormal && code != CodeGoingAway {
 		c.srv.log.Info("closing connection", "code", code, "reason", reason, "room", roomID(c), "player", playerID(c))
 	}
+	if errors.Is(c.err, errTooSlow) || errors.Is(c.err, errPingTimeout) {
+		c.abortOnClose()
+	}
 	c.ws.SetWriteDeadline(c.srv.cfg.Now().Add(closeWriteTimeout))
 	if b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Kick{Kick: &pb.Kick{Code: uint32(code), Reason: reason}}}); err == nil {
 		_ = c.ws.WriteMessage(gws.OpcodeBinary, b)
 	}
 	_ = c.ws.WriteClose(code, []byte(reason))
 	_ = c.ws.NetConn().Close()
+}
+
+// abortOnClose makes the socket's close abortive (SO_LINGER 0: a reset, unsent bytes
+// dropped) for a peer that does not read. A graceful close would leave the kernel an orphan
+// socket holding the unsent frames and the FIN behind the peer's shut window, retrying for
+// minutes, while the peer, whose own writes still land in its send buffer, cannot tell it
+// was dropped. The close frame was best effort for such a peer anyway.
+func (c *conn) abortOnClose() {
+	if tc, _ := tcpConnOf(c.ws.NetConn()); tc != nil {
+		_ = tc.SetLinger(0)
+	}
 }
 
 func roomID(c *conn) string {

@@ -220,3 +220,48 @@ func BenchmarkSendQueueUnacked(b *testing.B) {
 		}
 	}
 }
+
+// TestDroppedNeverReaderIsReset: when the server drops a peer that does not read (too slow, or
+// no pong), the close is abortive. A graceful close would leave the kernel an orphan socket
+// holding the unsent frames and the FIN behind the peer's shut window for minutes, and the
+// peer, whose writes still land in its own send buffer, could not tell it was dropped. So once
+// the server's side is gone, the peer's writes fail (reset) at once, not minutes later.
+func TestDroppedNeverReaderIsReset(t *testing.T) {
+	ts := startServer(t, Config{TickRate: 20, MaxLag: 500 * time.Millisecond}, nil)
+	_, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":300}`))
+	require.NoError(t, err)
+	nc := rawDial(t, ts, "", rawws.Options{})
+	require.NoError(t, nc.Conn.(*net.TCPConn).SetReadBuffer(2048))
+	sc := serverConnOf(t, ts, nc)
+	require.NoError(t, nc.WriteBinary(joinMsg(t, "r", false)))
+	seq := uint32(0)
+	send := func() error {
+		seq++
+		_ = nc.SetWriteDeadline(time.Now().Add(waitTimeout))
+		return nc.WriteBinary(inputMsg(t, seq, 1, 1))
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	hang := time.After(time.Minute) // a hang detector, not a timing bound
+	for gone := false; !gone; {
+		select {
+		case <-sc.gone:
+			gone = true
+		case <-tick.C:
+			require.NoError(t, send(), "a write failed before the server dropped the client")
+		case <-hang:
+			t.Fatal("the never-reader is still connected after a minute")
+		}
+	}
+	code, _ := closeFor(sc.err)
+	require.Equal(t, uint16(CodePolicy), code)
+	// The server's side is gone: the peer's writes now fail with a reset. Without the abortive
+	// close they would keep succeeding for minutes (its own send buffer takes them).
+	var werr error
+	for deadline := time.Now().Add(waitTimeout); werr == nil && time.Now().Before(deadline); {
+		<-tick.C
+		werr = send()
+	}
+	require.Error(t, werr, "the peer can still write %v after the server dropped it", waitTimeout)
+	assert.True(t, errors.Is(werr, syscall.ECONNRESET) || errors.Is(werr, syscall.EPIPE), "%v", werr)
+}
