@@ -23,33 +23,13 @@ func TestSmokeScenarioA(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a real server")
 	}
-	root := moduleRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "ticksync")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ticksync")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
-	}
+	dir := t.TempDir()
 	out := filepath.Join(dir, "results.jsonl")
-	args := []string{"bench", "-scenario", "A", "-entities", "50", "-clients", "5", "-duration", "3s", "-warmup", "1s",
-		"-floor-duration", "2s", "-out", out, "-progress=false", "-decode", "-1"}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	if !hasBench(ctx, bin) {
-		// cmd/ticksync does not dispatch to bench yet: this test binary is the bench (TestMain)
-		// and the built binary only serves.
-		t.Log("ticksync has no bench command: running the bench from the test binary with -server-bin")
-		self, err := os.Executable()
-		require.NoError(t, err)
-		cmd = exec.CommandContext(ctx, self, append(args, "-server-bin", bin)...)
-		cmd.Env = append(os.Environ(), envAsMain+"=1")
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
-	t.Logf("stderr:\n%s", stderr.String())
+	stdout, stderr := runSmokeBench(ctx, t, dir, "-scenario", "A", "-entities", "50", "-clients", "5", "-duration", "3s", "-warmup", "1s",
+		"-floor-duration", "2s", "-out", out, "-progress=false", "-decode", "-1")
+	t.Logf("stderr:\n%s", stderr)
 
 	f, err := os.Open(out)
 	require.NoError(t, err)
@@ -132,18 +112,12 @@ func TestSmokeScenarioA(t *testing.T) {
 	assert.Greater(t, r.Floor.CPUUtilPct, 0.0)
 	assert.Greater(t, r.ServerCPUVsFloor, 0.0)
 
-	assert.Contains(t, stdout.String(), "| metric | value |")
+	assert.Contains(t, stdout, "| metric | value |")
 	require.NotEmpty(t, r.Plot)
 	assert.FileExists(t, strings.TrimSuffix(r.Plot, ".svg")+".md")
 	svg, err := os.ReadFile(r.Plot)
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(svg, []byte("<svg")))
-}
-
-// hasBench reports whether bin dispatches `bench`.
-func hasBench(ctx context.Context, bin string) bool {
-	out, _ := exec.CommandContext(ctx, bin, "bench", "-h").CombinedOutput()
-	return strings.Contains(string(out), "-scenario")
 }
 
 // moduleRoot returns the directory of go.mod above the test's directory.
@@ -171,32 +145,15 @@ func TestSmokeSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs a real server")
 	}
-	root := moduleRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "ticksync")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ticksync")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
-	}
+	dir := t.TempDir()
 	out := filepath.Join(dir, "results.jsonl")
-	args := []string{"bench", "-scenario", "soak", "-soak-players", "10", "-players-per-room", "5",
+	stdout, _ := runSmokeBench(ctx, t, dir, "-scenario", "soak", "-soak-players", "10", "-players-per-room", "5",
 		"-duration", "40s", "-clean-duration", "5s", "-sample-every", "5s", "-warmup", "2s", "-hostile", "5%",
 		"-server-flags", "-max-lag=2s -write-timeout=2s -header-timeout=2s -max-msg-bytes=1024",
-		"-out", out, "-svg", filepath.Join(dir, "soak.svg"), "-progress=false"}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	if !hasBench(ctx, bin) {
-		self, err := os.Executable()
-		require.NoError(t, err)
-		cmd = exec.CommandContext(ctx, self, append(args, "-server-bin", bin)...)
-		cmd.Env = append(os.Environ(), envAsMain+"=1")
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
-	t.Logf("stdout:\n%s", stdout.String())
+		"-out", out, "-svg", filepath.Join(dir, "soak.svg"), "-progress=false")
+	t.Logf("stdout:\n%s", stdout)
 
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -244,8 +201,25 @@ func TestSmokeSoak(t *testing.T) {
 			}
 		}
 	}
-	assert.Contains(t, stdout.String(), "| recordings verified |")
+	assert.Contains(t, stdout, "| recordings verified |")
 	svg, err := os.ReadFile(filepath.Join(dir, "soak.svg"))
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(svg, []byte("<svg")))
+}
+
+// runSmokeBench builds ./cmd/ticksync into dir and runs `ticksync bench args` with it, returning
+// its stdout and stderr (a failed run fails the test).
+func runSmokeBench(ctx context.Context, t *testing.T, dir string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	bin := filepath.Join(dir, "ticksync")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ticksync")
+	build.Dir = moduleRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"bench"}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	require.NoError(t, cmd.Run(), "stderr:\n%s", e.String())
+	return o.String(), e.String()
 }
