@@ -12,5 +12,5 @@
 // and keeps no package state, so every seat, resume and baseline rule is tested without a
 // network. Server's Room is its driver (the clock, the goroutine, connections, outboxes);
 // replay sessions use its Frames, the same ring, encoder and body pool. It imports only sim
-// and proto.
+// of the project.
 package engine
