@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -381,16 +384,20 @@ func TestSlowloris(t *testing.T) {
 	lastWords := func(nc net.Conn) string {
 		_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
 		reply, err := io.ReadAll(nc)
-		require.NoError(t, err, "closed by the server (EOF)")
+		// EOF, or a reset when one of the trickle's bytes crossed the server's close: either
+		// way the server closed it, and what it sent before is still read first.
+		if !errors.Is(err, syscall.ECONNRESET) {
+			require.NoError(t, err, "closed by the server (EOF)")
+		}
 		return string(reply)
 	}
 	const badRequest = "HTTP/1.1 400 Bad Request\r\n"
 
 	half, silent, trickle := dial(), dial(), dial()
-	start := time.Now()
 	_, err := io.WriteString(half, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgr")
 	require.NoError(t, err)
 	// The trickle sends its request a byte every 20 ms: 2 s in all, ten header timeouts.
+	var finished atomic.Bool
 	go func() {
 		req := "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ticksync.v1\r\n\r\n"
@@ -400,6 +407,7 @@ func TestSlowloris(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		finished.Store(true)
 	}()
 
 	c := rawJoined(t, ts, "meanwhile") // others are served meanwhile
@@ -408,7 +416,7 @@ func TestSlowloris(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lastWords(half), badRequest), "half a header: 400 at the timeout")
 	assert.True(t, strings.HasPrefix(lastWords(trickle), badRequest), "a trickled request: 400 at the timeout")
 	assert.Empty(t, lastWords(silent), "nothing sent: closed without a reply")
-	assert.Less(t, time.Since(start), time.Second, "cut off at the header timeout, not when the trickle ends")
+	assert.False(t, finished.Load(), "cut off at the header timeout, before the trickle could end")
 
 	big, resp, err := rawws.Dial(ts.wsURL(""), rawws.Options{Subprotocol: Subprotocol, Header: http.Header{"X-Big": {strings.Repeat("a", 16<<10)}}})
 	require.NoError(t, err)
