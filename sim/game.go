@@ -17,6 +17,17 @@ type Input struct {
 	Kind   InputKind
 	Seq    uint32
 	Values []int32
+	// Meta is a join's player metadata (a name, a team: JSON by convention), from the token's
+	// meta claim in token mode, from the join message in anonymous mode; recorded. Valid only
+	// during Step.
+	Meta []byte
+	// RenderTick is the tick the client was showing when it made a move (lag compensation:
+	// read World.Past(RenderTick)); the server clamps it to the ticks the World keeps, and
+	// without a history to the tick before this one. 0: the client did not say.
+	RenderTick uint32
+	// Subtick is when within that tick the move was made, in 1/65536 of a tick after
+	// RenderTick (sub-tick inputs).
+	Subtick uint16
 }
 
 // Game is a game's rules. A Game keeps nothing that is not derivable from the World: Load

@@ -34,6 +34,10 @@ type World struct {
 	rng     Rand
 	tick    uint32
 	n       int // live entities
+
+	events []Event // emitted by the last Step
+	result *Result // set by End
+	hist   history // past states (Historian games)
 }
 
 // NewWorld returns an empty World at tick 0.
@@ -62,8 +66,14 @@ func (w *World) Len() int { return w.n }
 
 // Step advances the world by one tick with g's rules and returns the new tick.
 func (w *World) Step(g Game, inputs []Input) uint32 {
+	if !w.hist.ready {
+		w.hist.setup(g)
+	}
 	w.tick++
+	clear(w.events)
+	w.events = w.events[:0]
 	g.Step(w, w.tick, inputs)
+	w.hist.keep(w)
 	return w.tick
 }
 

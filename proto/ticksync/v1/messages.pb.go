@@ -296,7 +296,14 @@ type Join struct {
 	// delta from it when the room still has that tick, else a full snapshot.
 	LastTick uint32 `protobuf:"varint,5,opt,name=last_tick,json=lastTick,proto3" json:"last_tick,omitempty"`
 	// want_stats asks for Stats messages (admin tokens only; the benchmark uses it).
-	WantStats     bool `protobuf:"varint,6,opt,name=want_stats,json=wantStats,proto3" json:"want_stats,omitempty"`
+	WantStats bool `protobuf:"varint,6,opt,name=want_stats,json=wantStats,proto3" json:"want_stats,omitempty"`
+	// config is the room's game config (JSON; empty: the game's defaults), used only when this
+	// join creates the room. The game validates it: a config it refuses closes with 4004.
+	Config []byte `protobuf:"bytes,7,opt,name=config,proto3" json:"config,omitempty"`
+	// meta is the player's metadata for the game (a name, a team: JSON by convention), at most
+	// -max-join-meta bytes (else close 1008). Only in anonymous mode: in token mode the metadata
+	// comes from the token's meta claim and this field is ignored.
+	Meta          string `protobuf:"bytes,8,opt,name=meta,proto3" json:"meta,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +380,20 @@ func (x *Join) GetWantStats() bool {
 	return false
 }
 
+func (x *Join) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *Join) GetMeta() string {
+	if x != nil {
+		return x.Meta
+	}
+	return ""
+}
+
 // Input is one input of the player. The server stamps the player from the connection.
 type Input struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -385,7 +406,14 @@ type Input struct {
 	// values holds one int32 per field of the welcome's input schema, in order, in that field's
 	// fixed-point scale. Missing trailing values are 0; extra values close with 1008; values
 	// outside a field's range are clamped.
-	Values        []int32 `protobuf:"zigzag32,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	Values []int32 `protobuf:"zigzag32,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// render_tick is the tick the client was showing when the input was made (lag
+	// compensation: the game may check a hit against that tick's world). The server clamps it to
+	// the ticks the game keeps (0: unknown, the latest).
+	RenderTick uint32 `protobuf:"varint,4,opt,name=render_tick,json=renderTick,proto3" json:"render_tick,omitempty"`
+	// subtick is when within the frame the input was made, in 1/65536 of a tick after
+	// render_tick (sub-tick inputs); values above 65535 are clamped.
+	Subtick       uint32 `protobuf:"varint,5,opt,name=subtick,proto3" json:"subtick,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -439,6 +467,20 @@ func (x *Input) GetValues() []int32 {
 		return x.Values
 	}
 	return nil
+}
+
+func (x *Input) GetRenderTick() uint32 {
+	if x != nil {
+		return x.RenderTick
+	}
+	return 0
+}
+
+func (x *Input) GetSubtick() uint32 {
+	if x != nil {
+		return x.Subtick
+	}
+	return 0
 }
 
 // Leave ends the session on purpose (the seat is freed at once, no reconnect grace).
@@ -940,7 +982,14 @@ type Frame struct {
 	BytesValues []*BytesValue `protobuf:"bytes,11,rep,name=bytes_values,json=bytesValues,proto3" json:"bytes_values,omitempty"`
 	// view_hash is the FNV-1a 64 state hash (docs/protocol.md, "State hash") of the client's view after applying this
 	// frame; present every Welcome.hash_every ticks.
-	ViewHash      *uint64 `protobuf:"fixed64,12,opt,name=view_hash,json=viewHash,proto3,oneof" json:"view_hash,omitempty"`
+	ViewHash *uint64 `protobuf:"fixed64,12,opt,name=view_hash,json=viewHash,proto3,oneof" json:"view_hash,omitempty"`
+	// events are the game's one-off events of ticks baseline_tick+1 … tick addressed to this
+	// client, in order (for a snapshot: since the client joined). A coalesced frame carries the
+	// events of the frames it replaced, so none is lost (docs/protocol.md, "Game events").
+	Events []*GameEvent `protobuf:"bytes,13,rep,name=events,proto3" json:"events,omitempty"`
+	// result is set on the frame of the tick at which the game ended the match; the room closes
+	// with 4002 "match over" shortly after.
+	Result        *MatchResult `protobuf:"bytes,14,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1059,6 +1108,176 @@ func (x *Frame) GetViewHash() uint64 {
 	return 0
 }
 
+func (x *Frame) GetEvents() []*GameEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *Frame) GetResult() *MatchResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// GameEvent is one message from the game's Step to some or all players (a hit, a goal).
+type GameEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tick is the tick whose Step emitted it.
+	Tick uint32 `protobuf:"varint,1,opt,name=tick,proto3" json:"tick,omitempty"`
+	// kind is the game's event kind.
+	Kind uint32 `protobuf:"varint,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// values are the game's integers for the event.
+	Values []int32 `protobuf:"zigzag32,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// data is the game's bytes for the event (optional).
+	Data []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	// to lists the players it was addressed to (empty: everyone). Only recordings and replay
+	// statuses carry it: a frame holds only the client's own events.
+	To            []uint32 `protobuf:"varint,5,rep,packed,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GameEvent) Reset() {
+	*x = GameEvent{}
+	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GameEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GameEvent) ProtoMessage() {}
+
+func (x *GameEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GameEvent.ProtoReflect.Descriptor instead.
+func (*GameEvent) Descriptor() ([]byte, []int) {
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GameEvent) GetTick() uint32 {
+	if x != nil {
+		return x.Tick
+	}
+	return 0
+}
+
+func (x *GameEvent) GetKind() uint32 {
+	if x != nil {
+		return x.Kind
+	}
+	return 0
+}
+
+func (x *GameEvent) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *GameEvent) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *GameEvent) GetTo() []uint32 {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// MatchResult is how the game ended the match.
+type MatchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tick is the tick at which the game ended the match.
+	Tick uint32 `protobuf:"varint,1,opt,name=tick,proto3" json:"tick,omitempty"`
+	// winners are the winning players (empty: none, a draw).
+	Winners []uint32 `protobuf:"varint,2,rep,packed,name=winners,proto3" json:"winners,omitempty"`
+	// summary is a short human-readable result ("red wins 5-3").
+	Summary string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// data is the game's own result (scores; optional).
+	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchResult) Reset() {
+	*x = MatchResult{}
+	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchResult) ProtoMessage() {}
+
+func (x *MatchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchResult.ProtoReflect.Descriptor instead.
+func (*MatchResult) Descriptor() ([]byte, []int) {
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MatchResult) GetTick() uint32 {
+	if x != nil {
+		return x.Tick
+	}
+	return 0
+}
+
+func (x *MatchResult) GetWinners() []uint32 {
+	if x != nil {
+		return x.Winners
+	}
+	return nil
+}
+
+func (x *MatchResult) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *MatchResult) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // BytesValue is one bytes field's new absolute value.
 type BytesValue struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1074,7 +1293,7 @@ type BytesValue struct {
 
 func (x *BytesValue) Reset() {
 	*x = BytesValue{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1305,7 @@ func (x *BytesValue) String() string {
 func (*BytesValue) ProtoMessage() {}
 
 func (x *BytesValue) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1318,7 @@ func (x *BytesValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BytesValue.ProtoReflect.Descriptor instead.
 func (*BytesValue) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{9}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BytesValue) GetEntityId() uint32 {
@@ -1138,7 +1357,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1369,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1382,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{10}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Pong) GetClientTimeUs() int64 {
@@ -1201,7 +1420,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1432,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1445,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{11}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Kick) GetCode() uint32 {
@@ -1256,7 +1475,7 @@ type Stats struct {
 
 func (x *Stats) Reset() {
 	*x = Stats{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1487,7 @@ func (x *Stats) String() string {
 func (*Stats) ProtoMessage() {}
 
 func (x *Stats) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1500,7 @@ func (x *Stats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stats.ProtoReflect.Descriptor instead.
 func (*Stats) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{12}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Stats) GetTicks() []*TickWork {
@@ -1330,7 +1549,7 @@ type TickWork struct {
 
 func (x *TickWork) Reset() {
 	*x = TickWork{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1561,7 @@ func (x *TickWork) String() string {
 func (*TickWork) ProtoMessage() {}
 
 func (x *TickWork) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1574,7 @@ func (x *TickWork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TickWork.ProtoReflect.Descriptor instead.
 func (*TickWork) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{13}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TickWork) GetTick() uint32 {
@@ -1442,7 +1661,7 @@ type InputHold struct {
 
 func (x *InputHold) Reset() {
 	*x = InputHold{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1673,7 @@ func (x *InputHold) String() string {
 func (*InputHold) ProtoMessage() {}
 
 func (x *InputHold) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1686,7 @@ func (x *InputHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputHold.ProtoReflect.Descriptor instead.
 func (*InputHold) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{14}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InputHold) GetWaitUs() uint32 {
@@ -1499,7 +1718,7 @@ type ReplayMark struct {
 
 func (x *ReplayMark) Reset() {
 	*x = ReplayMark{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1730,7 @@ func (x *ReplayMark) String() string {
 func (*ReplayMark) ProtoMessage() {}
 
 func (x *ReplayMark) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1743,7 @@ func (x *ReplayMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayMark.ProtoReflect.Descriptor instead.
 func (*ReplayMark) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{15}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplayMark) GetTick() uint32 {
@@ -1565,14 +1784,18 @@ type ReplayStatus struct {
 	// marks are the recording's joins, leaves and reconnects (sent once, in the first status).
 	Marks []*ReplayMark `protobuf:"bytes,6,rep,name=marks,proto3" json:"marks,omitempty"`
 	// name is the recording's name.
-	Name          string `protobuf:"bytes,7,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,7,opt,name=name,proto3" json:"name,omitempty"`
+	// events are the recording's game events, every one (sent once, in the first status).
+	Events []*GameEvent `protobuf:"bytes,8,rep,name=events,proto3" json:"events,omitempty"`
+	// result is how the recorded match ended (sent once, in the first status; unset: it did not).
+	Result        *MatchResult `protobuf:"bytes,9,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplayStatus) Reset() {
 	*x = ReplayStatus{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1807,7 @@ func (x *ReplayStatus) String() string {
 func (*ReplayStatus) ProtoMessage() {}
 
 func (x *ReplayStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1820,7 @@ func (x *ReplayStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayStatus.ProtoReflect.Descriptor instead.
 func (*ReplayStatus) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{16}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplayStatus) GetTick() uint32 {
@@ -1649,6 +1872,20 @@ func (x *ReplayStatus) GetName() string {
 	return ""
 }
 
+func (x *ReplayStatus) GetEvents() []*GameEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ReplayStatus) GetResult() *MatchResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_ticksync_v1_messages_proto protoreflect.FileDescriptor
 
 const file_ticksync_v1_messages_proto_rawDesc = "" +
@@ -1660,7 +1897,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x05leave\x18\x03 \x01(\v2\x12.ticksync.v1.LeaveH\x00R\x05leave\x12'\n" +
 	"\x04ping\x18\x04 \x01(\v2\x11.ticksync.v1.PingH\x00R\x04ping\x12C\n" +
 	"\x0ereplay_control\x18\x05 \x01(\v2\x1a.ticksync.v1.ReplayControlH\x00R\rreplayControlB\x06\n" +
-	"\x04kind\"\xb4\x01\n" +
+	"\x04kind\"\xe0\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04game\x18\x02 \x01(\tR\x04game\x12*\n" +
@@ -1668,11 +1905,16 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\tspectator\x18\x04 \x01(\bR\tspectator\x12\x1b\n" +
 	"\tlast_tick\x18\x05 \x01(\rR\blastTick\x12\x1d\n" +
 	"\n" +
-	"want_stats\x18\x06 \x01(\bR\twantStats\"[\n" +
+	"want_stats\x18\x06 \x01(\bR\twantStats\x12\x16\n" +
+	"\x06config\x18\a \x01(\fR\x06config\x12\x12\n" +
+	"\x04meta\x18\b \x01(\tR\x04meta\"\x96\x01\n" +
 	"\x05Input\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\rR\x03seq\x12(\n" +
 	"\x0eclient_time_us\x18\x02 \x01(\x03B\x020\x02R\fclientTimeUs\x12\x16\n" +
-	"\x06values\x18\x03 \x03(\x11R\x06values\"\a\n" +
+	"\x06values\x18\x03 \x03(\x11R\x06values\x12\x1f\n" +
+	"\vrender_tick\x18\x04 \x01(\rR\n" +
+	"renderTick\x12\x18\n" +
+	"\asubtick\x18\x05 \x01(\rR\asubtick\"\a\n" +
 	"\x05Leave\"0\n" +
 	"\x04Ping\x12(\n" +
 	"\x0eclient_time_us\x18\x01 \x01(\x03B\x020\x02R\fclientTimeUs\"|\n" +
@@ -1703,7 +1945,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	" \x01(\rR\x04tick\x12\x1c\n" +
 	"\tspectator\x18\v \x01(\bR\tspectator\x12\x16\n" +
 	"\x06replay\x18\f \x01(\bR\x06replay\x12\x18\n" +
-	"\aresumed\x18\r \x01(\bR\aresumed\"\xbf\x03\n" +
+	"\aresumed\x18\r \x01(\bR\aresumed\"\xa1\x04\n" +
 	"\x05Frame\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12#\n" +
 	"\rbaseline_tick\x18\x02 \x01(\rR\fbaselineTick\x12$\n" +
@@ -1719,9 +1961,22 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\rupdate_values\x18\n" +
 	" \x03(\x11R\fupdateValues\x12:\n" +
 	"\fbytes_values\x18\v \x03(\v2\x17.ticksync.v1.BytesValueR\vbytesValues\x12 \n" +
-	"\tview_hash\x18\f \x01(\x06H\x00R\bviewHash\x88\x01\x01B\f\n" +
+	"\tview_hash\x18\f \x01(\x06H\x00R\bviewHash\x88\x01\x01\x12.\n" +
+	"\x06events\x18\r \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
+	"\x06result\x18\x0e \x01(\v2\x18.ticksync.v1.MatchResultR\x06resultB\f\n" +
 	"\n" +
-	"_view_hash\"U\n" +
+	"_view_hash\"o\n" +
+	"\tGameEvent\x12\x12\n" +
+	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\rR\x04kind\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\x11R\x06values\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x0e\n" +
+	"\x02to\x18\x05 \x03(\rR\x02to\"i\n" +
+	"\vMatchResult\x12\x12\n" +
+	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x18\n" +
+	"\awinners\x18\x02 \x03(\rR\awinners\x12\x18\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"U\n" +
 	"\n" +
 	"BytesValue\x12\x1b\n" +
 	"\tentity_id\x18\x01 \x01(\rR\bentityId\x12\x14\n" +
@@ -1757,7 +2012,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"ReplayMark\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12/\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1b.ticksync.v1.ReplayMarkKindR\x04kind\x12\x16\n" +
-	"\x06player\x18\x03 \x01(\rR\x06player\"\xd8\x01\n" +
+	"\x06player\x18\x03 \x01(\rR\x06player\"\xba\x02\n" +
 	"\fReplayStatus\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x1d\n" +
 	"\n" +
@@ -1766,7 +2021,9 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\aplaying\x18\x04 \x01(\bR\aplaying\x12\x1b\n" +
 	"\tspeed_pct\x18\x05 \x01(\rR\bspeedPct\x12-\n" +
 	"\x05marks\x18\x06 \x03(\v2\x17.ticksync.v1.ReplayMarkR\x05marks\x12\x12\n" +
-	"\x04name\x18\a \x01(\tR\x04name*\x8f\x01\n" +
+	"\x04name\x18\a \x01(\tR\x04name\x12.\n" +
+	"\x06events\x18\b \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
+	"\x06result\x18\t \x01(\v2\x18.ticksync.v1.MatchResultR\x06result*\x8f\x01\n" +
 	"\fReplayAction\x12\x1d\n" +
 	"\x19REPLAY_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REPLAY_ACTION_PLAY\x10\x01\x12\x17\n" +
@@ -1792,7 +2049,7 @@ func file_ticksync_v1_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_ticksync_v1_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_ticksync_v1_messages_proto_goTypes = []any{
 	(ReplayAction)(0),     // 0: ticksync.v1.ReplayAction
 	(ReplayMarkKind)(0),   // 1: ticksync.v1.ReplayMarkKind
@@ -1805,16 +2062,18 @@ var file_ticksync_v1_messages_proto_goTypes = []any{
 	(*ServerMessage)(nil), // 8: ticksync.v1.ServerMessage
 	(*Welcome)(nil),       // 9: ticksync.v1.Welcome
 	(*Frame)(nil),         // 10: ticksync.v1.Frame
-	(*BytesValue)(nil),    // 11: ticksync.v1.BytesValue
-	(*Pong)(nil),          // 12: ticksync.v1.Pong
-	(*Kick)(nil),          // 13: ticksync.v1.Kick
-	(*Stats)(nil),         // 14: ticksync.v1.Stats
-	(*TickWork)(nil),      // 15: ticksync.v1.TickWork
-	(*InputHold)(nil),     // 16: ticksync.v1.InputHold
-	(*ReplayMark)(nil),    // 17: ticksync.v1.ReplayMark
-	(*ReplayStatus)(nil),  // 18: ticksync.v1.ReplayStatus
-	(*StateSchema)(nil),   // 19: ticksync.v1.StateSchema
-	(*InputSchema)(nil),   // 20: ticksync.v1.InputSchema
+	(*GameEvent)(nil),     // 11: ticksync.v1.GameEvent
+	(*MatchResult)(nil),   // 12: ticksync.v1.MatchResult
+	(*BytesValue)(nil),    // 13: ticksync.v1.BytesValue
+	(*Pong)(nil),          // 14: ticksync.v1.Pong
+	(*Kick)(nil),          // 15: ticksync.v1.Kick
+	(*Stats)(nil),         // 16: ticksync.v1.Stats
+	(*TickWork)(nil),      // 17: ticksync.v1.TickWork
+	(*InputHold)(nil),     // 18: ticksync.v1.InputHold
+	(*ReplayMark)(nil),    // 19: ticksync.v1.ReplayMark
+	(*ReplayStatus)(nil),  // 20: ticksync.v1.ReplayStatus
+	(*StateSchema)(nil),   // 21: ticksync.v1.StateSchema
+	(*InputSchema)(nil),   // 22: ticksync.v1.InputSchema
 }
 var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	3,  // 0: ticksync.v1.ClientMessage.join:type_name -> ticksync.v1.Join
@@ -1825,22 +2084,26 @@ var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	0,  // 5: ticksync.v1.ReplayControl.action:type_name -> ticksync.v1.ReplayAction
 	9,  // 6: ticksync.v1.ServerMessage.welcome:type_name -> ticksync.v1.Welcome
 	10, // 7: ticksync.v1.ServerMessage.frame:type_name -> ticksync.v1.Frame
-	12, // 8: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
-	13, // 9: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
-	14, // 10: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
-	18, // 11: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
-	19, // 12: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
-	20, // 13: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
-	11, // 14: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
-	15, // 15: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
-	16, // 16: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
-	1,  // 17: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
-	17, // 18: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	14, // 8: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
+	15, // 9: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
+	16, // 10: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
+	20, // 11: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
+	21, // 12: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
+	22, // 13: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
+	13, // 14: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
+	11, // 15: ticksync.v1.Frame.events:type_name -> ticksync.v1.GameEvent
+	12, // 16: ticksync.v1.Frame.result:type_name -> ticksync.v1.MatchResult
+	17, // 17: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
+	18, // 18: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
+	1,  // 19: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
+	19, // 20: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
+	11, // 21: ticksync.v1.ReplayStatus.events:type_name -> ticksync.v1.GameEvent
+	12, // 22: ticksync.v1.ReplayStatus.result:type_name -> ticksync.v1.MatchResult
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ticksync_v1_messages_proto_init() }
@@ -1871,7 +2134,7 @@ func file_ticksync_v1_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticksync_v1_messages_proto_rawDesc), len(file_ticksync_v1_messages_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

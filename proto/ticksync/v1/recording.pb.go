@@ -241,6 +241,9 @@ type RecordingHeader struct {
 	KeyframeEvery uint32 `protobuf:"varint,10,opt,name=keyframe_every,json=keyframeEvery,proto3" json:"keyframe_every,omitempty"`
 	// inputs_per_tick is the room's -inputs-per-tick (k), informational.
 	InputsPerTick uint32 `protobuf:"varint,11,opt,name=inputs_per_tick,json=inputsPerTick,proto3" json:"inputs_per_tick,omitempty"`
+	// history is how many past states the game's Step may read (its History); every keyframe
+	// carries that many states before its tick.
+	History       uint32 `protobuf:"varint,12,opt,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +355,13 @@ func (x *RecordingHeader) GetInputsPerTick() uint32 {
 	return 0
 }
 
+func (x *RecordingHeader) GetHistory() uint32 {
+	if x != nil {
+		return x.History
+	}
+	return 0
+}
+
 // RecordedInput is one input delivered to the game's Step, in delivery order.
 type RecordedInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -362,7 +372,13 @@ type RecordedInput struct {
 	// seq is the player's input seq (moves only).
 	Seq uint32 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 	// values are the input's values after clamping (moves only).
-	Values        []int32 `protobuf:"zigzag32,4,rep,packed,name=values,proto3" json:"values,omitempty"`
+	Values []int32 `protobuf:"zigzag32,4,rep,packed,name=values,proto3" json:"values,omitempty"`
+	// meta is the player's metadata (joins only).
+	Meta []byte `protobuf:"bytes,5,opt,name=meta,proto3" json:"meta,omitempty"`
+	// render_tick is the tick the client was showing, after clamping (moves only).
+	RenderTick uint32 `protobuf:"varint,6,opt,name=render_tick,json=renderTick,proto3" json:"render_tick,omitempty"`
+	// subtick is the fraction of a tick after render_tick, in 1/65536 (moves only).
+	Subtick       uint32 `protobuf:"varint,7,opt,name=subtick,proto3" json:"subtick,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +441,27 @@ func (x *RecordedInput) GetValues() []int32 {
 	return nil
 }
 
+func (x *RecordedInput) GetMeta() []byte {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RecordedInput) GetRenderTick() uint32 {
+	if x != nil {
+		return x.RenderTick
+	}
+	return 0
+}
+
+func (x *RecordedInput) GetSubtick() uint32 {
+	if x != nil {
+		return x.Subtick
+	}
+	return 0
+}
+
 // TickRecord is one tick of the match.
 type TickRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -436,7 +473,11 @@ type TickRecord struct {
 	WorldHash uint64 `protobuf:"fixed64,3,opt,name=world_hash,json=worldHash,proto3" json:"world_hash,omitempty"`
 	// reconnects lists players that resumed their seat at this tick (not inputs to Step: marks
 	// for the viewer).
-	Reconnects    []uint32 `protobuf:"varint,4,rep,packed,name=reconnects,proto3" json:"reconnects,omitempty"`
+	Reconnects []uint32 `protobuf:"varint,4,rep,packed,name=reconnects,proto3" json:"reconnects,omitempty"`
+	// events are the game events Step emitted at this tick, in order.
+	Events []*GameEvent `protobuf:"bytes,5,rep,name=events,proto3" json:"events,omitempty"`
+	// result is set when the game ended the match at this tick (always the last tick record).
+	Result        *MatchResult `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -495,6 +536,20 @@ func (x *TickRecord) GetWorldHash() uint64 {
 func (x *TickRecord) GetReconnects() []uint32 {
 	if x != nil {
 		return x.Reconnects
+	}
+	return nil
+}
+
+func (x *TickRecord) GetEvents() []*GameEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *TickRecord) GetResult() *MatchResult {
+	if x != nil {
+		return x.Result
 	}
 	return nil
 }
@@ -615,7 +670,10 @@ type Keyframe struct {
 	// tick is the tick the state is after.
 	Tick uint32 `protobuf:"varint,1,opt,name=tick,proto3" json:"tick,omitempty"`
 	// world is the state.
-	World         *WorldState `protobuf:"bytes,2,opt,name=world,proto3" json:"world,omitempty"`
+	World *WorldState `protobuf:"bytes,2,opt,name=world,proto3" json:"world,omitempty"`
+	// history holds the states after the RecordingHeader.history ticks before tick (fewer near
+	// the start), oldest first: what the game's Step may read after a seek.
+	History       []*WorldState `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,6 +718,13 @@ func (x *Keyframe) GetTick() uint32 {
 func (x *Keyframe) GetWorld() *WorldState {
 	if x != nil {
 		return x.World
+	}
+	return nil
+}
+
+func (x *Keyframe) GetHistory() []*WorldState {
+	if x != nil {
+		return x.History
 	}
 	return nil
 }
@@ -849,7 +914,7 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"\bkeyframe\x18\x03 \x01(\v2\x15.ticksync.v1.KeyframeH\x00R\bkeyframe\x12-\n" +
 	"\x03end\x18\x04 \x01(\v2\x19.ticksync.v1.RecordingEndH\x00R\x03end\x123\n" +
 	"\x05index\x18\x05 \x01(\v2\x1b.ticksync.v1.RecordingIndexH\x00R\x05indexB\x06\n" +
-	"\x04kind\"\x80\x03\n" +
+	"\x04kind\"\x9a\x03\n" +
 	"\x0fRecordingHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12\x12\n" +
 	"\x04game\x18\x02 \x01(\tR\x04game\x12.\n" +
@@ -862,12 +927,17 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"\x04room\x18\t \x01(\tR\x04room\x12%\n" +
 	"\x0ekeyframe_every\x18\n" +
 	" \x01(\rR\rkeyframeEvery\x12&\n" +
-	"\x0finputs_per_tick\x18\v \x01(\rR\rinputsPerTick\"}\n" +
+	"\x0finputs_per_tick\x18\v \x01(\rR\rinputsPerTick\x12\x18\n" +
+	"\ahistory\x18\f \x01(\rR\ahistory\"\xcc\x01\n" +
 	"\rRecordedInput\x12\x16\n" +
 	"\x06player\x18\x01 \x01(\rR\x06player\x12*\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x16.ticksync.v1.InputKindR\x04kind\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\rR\x03seq\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\x11R\x06values\"\x93\x01\n" +
+	"\x06values\x18\x04 \x03(\x11R\x06values\x12\x12\n" +
+	"\x04meta\x18\x05 \x01(\fR\x04meta\x12\x1f\n" +
+	"\vrender_tick\x18\x06 \x01(\rR\n" +
+	"renderTick\x12\x18\n" +
+	"\asubtick\x18\a \x01(\rR\asubtick\"\xf5\x01\n" +
 	"\n" +
 	"TickRecord\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x122\n" +
@@ -876,7 +946,9 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"world_hash\x18\x03 \x01(\x06R\tworldHash\x12\x1e\n" +
 	"\n" +
 	"reconnects\x18\x04 \x03(\rR\n" +
-	"reconnects\"\xf1\x01\n" +
+	"reconnects\x12.\n" +
+	"\x06events\x18\x05 \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
+	"\x06result\x18\x06 \x01(\v2\x18.ticksync.v1.MatchResultR\x06result\"\xf1\x01\n" +
 	"\n" +
 	"WorldState\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x1b\n" +
@@ -886,10 +958,11 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"\x06values\x18\x05 \x03(\x11R\x06values\x12:\n" +
 	"\fbytes_values\x18\x06 \x03(\v2\x17.ticksync.v1.BytesValueR\vbytesValues\x12\x17\n" +
 	"\anext_id\x18\a \x01(\rR\x06nextId\x12\x19\n" +
-	"\bfree_ids\x18\b \x03(\rR\afreeIds\"M\n" +
+	"\bfree_ids\x18\b \x03(\rR\afreeIds\"\x80\x01\n" +
 	"\bKeyframe\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12-\n" +
-	"\x05world\x18\x02 \x01(\v2\x17.ticksync.v1.WorldStateR\x05world\"g\n" +
+	"\x05world\x18\x02 \x01(\v2\x17.ticksync.v1.WorldStateR\x05world\x121\n" +
+	"\ahistory\x18\x03 \x03(\v2\x17.ticksync.v1.WorldStateR\ahistory\"g\n" +
 	"\fRecordingEnd\x12\x1b\n" +
 	"\tlast_tick\x18\x01 \x01(\rR\blastTick\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\"\n" +
@@ -933,7 +1006,9 @@ var file_ticksync_v1_recording_proto_goTypes = []any{
 	(*RecordingIndex)(nil),  // 9: ticksync.v1.RecordingIndex
 	(*StateSchema)(nil),     // 10: ticksync.v1.StateSchema
 	(*InputSchema)(nil),     // 11: ticksync.v1.InputSchema
-	(*BytesValue)(nil),      // 12: ticksync.v1.BytesValue
+	(*GameEvent)(nil),       // 12: ticksync.v1.GameEvent
+	(*MatchResult)(nil),     // 13: ticksync.v1.MatchResult
+	(*BytesValue)(nil),      // 14: ticksync.v1.BytesValue
 }
 var file_ticksync_v1_recording_proto_depIdxs = []int32{
 	2,  // 0: ticksync.v1.Record.header:type_name -> ticksync.v1.RecordingHeader
@@ -945,14 +1020,17 @@ var file_ticksync_v1_recording_proto_depIdxs = []int32{
 	11, // 6: ticksync.v1.RecordingHeader.input:type_name -> ticksync.v1.InputSchema
 	0,  // 7: ticksync.v1.RecordedInput.kind:type_name -> ticksync.v1.InputKind
 	3,  // 8: ticksync.v1.TickRecord.inputs:type_name -> ticksync.v1.RecordedInput
-	12, // 9: ticksync.v1.WorldState.bytes_values:type_name -> ticksync.v1.BytesValue
-	5,  // 10: ticksync.v1.Keyframe.world:type_name -> ticksync.v1.WorldState
-	8,  // 11: ticksync.v1.RecordingIndex.keyframes:type_name -> ticksync.v1.KeyframeRef
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	12, // 9: ticksync.v1.TickRecord.events:type_name -> ticksync.v1.GameEvent
+	13, // 10: ticksync.v1.TickRecord.result:type_name -> ticksync.v1.MatchResult
+	14, // 11: ticksync.v1.WorldState.bytes_values:type_name -> ticksync.v1.BytesValue
+	5,  // 12: ticksync.v1.Keyframe.world:type_name -> ticksync.v1.WorldState
+	5,  // 13: ticksync.v1.Keyframe.history:type_name -> ticksync.v1.WorldState
+	8,  // 14: ticksync.v1.RecordingIndex.keyframes:type_name -> ticksync.v1.KeyframeRef
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_ticksync_v1_recording_proto_init() }

@@ -18,6 +18,11 @@ var (
 	ErrTooManySeats = errors.New("too many seats from your address")
 )
 
+// RefusedError is a join the game refused (sim.JoinFilter): Reason is the game's.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return e.Reason }
+
 // Config is an engine's rules. Zero fields take the defaults noted.
 type Config struct {
 	Ring           int           // past states kept for deltas (default 64)
@@ -108,6 +113,7 @@ type JoinReq struct {
 	NewSession string // the session the seat gets if the join succeeds (the driver draws it)
 	LastTick   uint32 // the tick the client holds (a resume's first frame is a delta from it)
 	Addr       string // the remote address (for Config.Seats)
+	Meta       []byte // the player's metadata (the game's join input carries it)
 }
 
 // Welcome is a join the engine accepted: the driver sends the welcome message, then the frames.
@@ -129,6 +135,9 @@ type Frame struct {
 	Tick     uint32
 	Baseline uint32
 	LastSeq  uint32
+	// Extra holds this client's Frame fields after the body: its game events since its
+	// baseline and the match result (encoded; nil on most ticks). It is the driver's to keep.
+	Extra []byte
 }
 
 // Close is a connection the driver must close, and why.
@@ -150,6 +159,8 @@ type Ready struct {
 	Resumes  []uint32    // players that resumed a held seat this tick (recording marks)
 	State    *sim.State  // the world after the tick (the ring's copy)
 	Holds    []time.Time // when each applied input was read (only while measuring)
+	Events   []sim.Event // the game events Step emitted
+	Result   *sim.Result // set at the tick the game ended the match (nothing steps after it)
 }
 
 // Engine runs one match. It is not safe for concurrent use: one goroutine (the room's) calls
@@ -171,6 +182,19 @@ type Engine struct {
 
 	ready Ready
 	vals  []int32 // this tick's input values, which ready.Inputs point into
+	metas [][]byte
+	hist  uint32  // the game's History (render ticks are clamped to it)
+
+	filter sim.JoinFilter // nil unless the game refuses joins
+	evlog  []tickEvents   // recent ticks' events, oldest first (clients get those since their baseline)
+	result []byte         // the encoded result, once the match ended
+}
+
+// tickEvents is one tick's events, each pre-encoded as a Frame.events field.
+type tickEvents struct {
+	tick uint32
+	evs  []sim.Event
+	enc  [][]byte
 }
 
 type eventKind uint8
@@ -196,10 +220,12 @@ func New(cfg Config, g sim.Game, w *sim.World) (*Engine, error) {
 	if w.Schema() != g.Schema() {
 		return nil, fmt.Errorf("engine: the world's schema is not the game's")
 	}
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, g: g, w: w, nInputs: g.Schema().NumInputs(), frames: NewFrames(cfg.Ring),
-		seats: map[uint32]*Seat{}, nextPlayer: 1,
-	}, nil
+		seats: map[uint32]*Seat{}, nextPlayer: 1, hist: uint32(sim.HistoryDepth(g)),
+	}
+	e.filter, _ = g.(sim.JoinFilter)
+	return e, nil
 }
 
 // World returns the engine's world (read it only between ticks, on the engine's goroutine).
@@ -261,7 +287,10 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	r := &e.ready
 	r.Welcomes, r.Frames, r.Closes = r.Welcomes[:0], r.Frames[:0], r.Closes[:0]
 	r.Joined, r.Left, r.Inputs, r.Resumes, r.Holds = r.Joined[:0], r.Left[:0], r.Inputs[:0], r.Resumes[:0], r.Holds[:0]
+	r.Events = nil
 	e.vals = e.vals[:0]
+	clear(e.metas)
+	e.metas = e.metas[:0]
 
 	e.expire(now) // before anything else appends: a freed seat's leave is this tick's input
 	for i := range e.events {
@@ -297,6 +326,11 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	}
 	cur := e.frames.Snapshot(e.w)
 	r.Tick, r.State = tick, cur
+	e.logEvents(tick)
+	if res := e.w.Result(); res != nil && r.Result == nil {
+		r.Result = res
+		e.result = appendResult(nil, res)
+	}
 	e.encode(tick, cur)
 	if lap != nil {
 		lap()
@@ -338,15 +372,22 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 	}
 	r := &e.ready
 	if s == nil && !j.Spectator {
-		if e.cfg.Seats != nil && j.Addr != "" && !e.cfg.Seats.Acquire(j.Addr) {
-			return ErrTooManySeats
-		}
 		id := j.Player
 		if id == 0 {
 			for e.seats[e.nextPlayer] != nil || e.nextPlayer == 0 {
 				e.nextPlayer++
 			}
 			id = e.nextPlayer
+		}
+		if e.filter != nil {
+			if err := e.filter.AcceptJoin(e.w, sim.JoinRequest{Player: id, Meta: j.Meta}); err != nil {
+				return &RefusedError{Reason: err.Error()}
+			}
+		}
+		if e.cfg.Seats != nil && j.Addr != "" && !e.cfg.Seats.Acquire(j.Addr) {
+			return ErrTooManySeats
+		}
+		if j.Player == 0 {
 			e.nextPlayer++
 		}
 		s = &Seat{player: id, in: NewInbox(e.cfg.Inbox, e.nInputs)}
@@ -355,7 +396,12 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 		}
 		e.seats[id] = s
 		e.order = append(e.order, s)
-		r.Inputs = append(r.Inputs, sim.Input{Player: id, Kind: sim.InputJoin})
+		var meta []byte
+		if len(j.Meta) > 0 {
+			meta = append([]byte(nil), j.Meta...) // the event's copy is cleared after the tick
+			e.metas = append(e.metas, meta)
+		}
+		r.Inputs = append(r.Inputs, sim.Input{Player: id, Kind: sim.InputJoin, Meta: meta})
 		r.Joined = append(r.Joined, id)
 	}
 	if s != nil && s.client != nil && s.client != c {
@@ -461,11 +507,22 @@ func (e *Engine) expire(now time.Time) {
 func (e *Engine) drain() {
 	r := &e.ready
 	k := e.cfg.InputsPerTick
+	// Render ticks name a tick whose state the game can read: at most the last one run, at
+	// least the oldest one the World keeps (the last one run when it keeps none).
+	newest := e.w.Tick()
+	oldest := newest - min(newest, e.hist) + 1
+	if e.hist == 0 {
+		oldest = newest
+	}
 	for _, s := range e.order {
 		player := s.player
 		s.in.take(k, func(p *pending) {
 			e.vals = append(e.vals, p.vals...)
-			r.Inputs = append(r.Inputs, sim.Input{Player: player, Kind: sim.InputMove, Seq: p.seq})
+			rt := p.when.RenderTick
+			if rt != 0 {
+				rt = min(max(rt, oldest), newest)
+			}
+			r.Inputs = append(r.Inputs, sim.Input{Player: player, Kind: sim.InputMove, Seq: p.seq, RenderTick: rt, Subtick: p.when.Subtick})
 			s.lastApplied = p.seq
 			if e.measure {
 				r.Holds = append(r.Holds, p.at)
@@ -500,6 +557,74 @@ func (e *Engine) encode(tick uint32, cur *sim.State) {
 			seq = s.lastApplied
 		}
 		b, base := e.frames.Body(c.acked, cur, withHash)
-		r.Frames = append(r.Frames, Frame{Client: c, Body: b, Tick: tick, Baseline: base, LastSeq: seq})
+		var extra []byte
+		if len(e.evlog) > 0 || e.result != nil {
+			extra = e.extra(c, tick)
+		}
+		r.Frames = append(r.Frames, Frame{Client: c, Body: b, Tick: tick, Baseline: base, LastSeq: seq, Extra: extra})
 	}
 }
+
+// logEvents keeps this tick's events (encoded once) and forgets those no client can still
+// need: a client's baseline trails by at most MaxLag ticks before it is closed.
+func (e *Engine) logEvents(tick uint32) {
+	drop := 0
+	for drop < len(e.evlog) && tick-e.evlog[drop].tick > e.cfg.MaxLag+1 {
+		drop++
+	}
+	if drop > 0 {
+		e.evlog = append(e.evlog[:0], e.evlog[drop:]...)
+	}
+	evs := e.w.Events()
+	if len(evs) == 0 {
+		return
+	}
+	te := tickEvents{tick: tick, evs: append([]sim.Event(nil), evs...), enc: make([][]byte, len(evs))}
+	for i := range te.evs {
+		te.enc[i] = sim.AppendEvent(nil, tick, &te.evs[i], false)
+	}
+	e.evlog = append(e.evlog, te)
+	e.ready.Events = te.evs
+}
+
+// extra encodes what c gets beside the shared body: the events of the ticks after its
+// baseline (or since it joined) that are addressed to it, then the result. nil when none.
+func (e *Engine) extra(c *Client, tick uint32) []byte {
+	since := max(c.acked, c.firstTick-1)
+	var player uint32
+	if c.seat != nil {
+		player = c.seat.player
+	}
+	var b []byte
+	for i := range e.evlog {
+		te := &e.evlog[i]
+		if te.tick <= since || te.tick > tick {
+			continue
+		}
+		for j := range te.evs {
+			if addressed(te.evs[j].To, player) {
+				b = append(b, te.enc[j]...)
+			}
+		}
+	}
+	if e.result != nil {
+		b = append(b, e.result...)
+	}
+	return b
+}
+
+// addressed reports whether an event for to reaches player (spectators, player 0, get only
+// events for everyone).
+func addressed(to []uint32, player uint32) bool {
+	if len(to) == 0 {
+		return true
+	}
+	for _, p := range to {
+		if p == player && p != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func appendResult(b []byte, r *sim.Result) []byte { return sim.AppendResult(b, r) }

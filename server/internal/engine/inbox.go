@@ -26,8 +26,16 @@ const (
 // pending is one input waiting in an inbox.
 type pending struct {
 	seq  uint32
+	when When
 	at   time.Time // read off the socket (hold samples)
 	vals []int32   // len = the game's input fields; preallocated
+}
+
+// When is when the player made an input, as its client says: the tick it was showing and the
+// fraction of a tick after it (lag compensation; the engine clamps RenderTick).
+type When struct {
+	RenderTick uint32
+	Subtick    uint16
 }
 
 // Inbox holds one seat's inputs between the connection's read goroutine and the engine,
@@ -55,6 +63,11 @@ func NewInbox(slots, nvals int) *Inbox {
 // Push offers one input read at at (vals is copied). It returns ErrSeqRange when seq runs too
 // far ahead of the last applied input, else whether the input was queued or dropped.
 func (in *Inbox) Push(seq uint32, vals []int32, at time.Time) (Drop, error) {
+	return in.PushWhen(seq, When{}, vals, at)
+}
+
+// PushWhen is Push with the client's render tick and sub-tick.
+func (in *Inbox) PushWhen(seq uint32, when When, vals []int32, at time.Time) (Drop, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if seq <= in.lastApplied {
@@ -77,7 +90,7 @@ func (in *Inbox) Push(seq uint32, vals []int32, at time.Time) (Drop, error) {
 	in.items = in.items[:n+1]
 	free := in.items[n] // the slot past the end owns a spare vals buffer
 	copy(in.items[i+1:], in.items[i:n])
-	free.seq, free.at = seq, at
+	free.seq, free.when, free.at = seq, when, at
 	clear(free.vals)
 	copy(free.vals, vals)
 	in.items[i] = free

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ticksync/v1/messages.proto.
  */
 export const file_ticksync_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aWNrc3luYy92MS9tZXNzYWdlcy5wcm90bxILdGlja3N5bmMudjEi3QEKDUNsaWVudE1lc3NhZ2USIQoEam9pbhgBIAEoCzIRLnRpY2tzeW5jLnYxLkpvaW5IABIjCgVpbnB1dBgCIAEoCzISLnRpY2tzeW5jLnYxLklucHV0SAASIwoFbGVhdmUYAyABKAsyEi50aWNrc3luYy52MS5MZWF2ZUgAEiEKBHBpbmcYBCABKAsyES50aWNrc3luYy52MS5QaW5nSAASNAoOcmVwbGF5X2NvbnRyb2wYBSABKAsyGi50aWNrc3luYy52MS5SZXBsYXlDb250cm9sSABCBgoEa2luZCJ3CgRKb2luEgwKBHJvb20YASABKAkSDAoEZ2FtZRgCIAEoCRIZChFjcmVhdGVfaWZfbWlzc2luZxgDIAEoCBIRCglzcGVjdGF0b3IYBCABKAgSEQoJbGFzdF90aWNrGAUgASgNEhIKCndhbnRfc3RhdHMYBiABKAgiQAoFSW5wdXQSCwoDc2VxGAEgASgNEhoKDmNsaWVudF90aW1lX3VzGAIgASgDQgIwAhIOCgZ2YWx1ZXMYAyADKBEiBwoFTGVhdmUiIgoEUGluZxIaCg5jbGllbnRfdGltZV91cxgBIAEoA0ICMAIiYAoNUmVwbGF5Q29udHJvbBIpCgZhY3Rpb24YASABKA4yGS50aWNrc3luYy52MS5SZXBsYXlBY3Rpb24SEQoJc3BlZWRfcGN0GAIgASgNEhEKCXNlZWtfdGljaxgDIAEoDSKEAgoNU2VydmVyTWVzc2FnZRInCgd3ZWxjb21lGAEgASgLMhQudGlja3N5bmMudjEuV2VsY29tZUgAEiMKBWZyYW1lGAIgASgLMhIudGlja3N5bmMudjEuRnJhbWVIABIhCgRwb25nGAMgASgLMhEudGlja3N5bmMudjEuUG9uZ0gAEiEKBGtpY2sYBCABKAsyES50aWNrc3luYy52MS5LaWNrSAASIwoFc3RhdHMYBSABKAsyEi50aWNrc3luYy52MS5TdGF0c0gAEjIKDXJlcGxheV9zdGF0dXMYBiABKAsyGS50aWNrc3luYy52MS5SZXBsYXlTdGF0dXNIAEIGCgRraW5kIqUCCgdXZWxjb21lEhEKCXBsYXllcl9pZBgBIAEoDRIMCgRyb29tGAIgASgJEgwKBGdhbWUYAyABKAkSEQoJdGlja19yYXRlGAQgASgNEicKBXN0YXRlGAUgASgLMhgudGlja3N5bmMudjEuU3RhdGVTY2hlbWESJwoFaW5wdXQYBiABKAsyGC50aWNrc3luYy52MS5JbnB1dFNjaGVtYRIUCgxyZXN1bWVfdG9rZW4YByABKAkSGgoScmVjb25uZWN0X2dyYWNlX21zGAggASgNEhIKCmhhc2hfZXZlcnkYCSABKA0SDAoEdGljaxgKIAEoDRIRCglzcGVjdGF0b3IYCyABKAgSDgoGcmVwbGF5GAwgASgIEg8KB3Jlc3VtZWQYDSABKAgirwIKBUZyYW1lEgwKBHRpY2sYASABKA0SFQoNYmFzZWxpbmVfdGljaxgCIAEoDRIWCg5sYXN0X2lucHV0X3NlcRgDIAEoDRITCgtkZXNwYXduX2lkcxgEIAMoDRIRCglzcGF3bl9pZHMYBSADKA0SFQoNc3Bhd25fY2xhc3NlcxgGIAMoDRIUCgxzcGF3bl92YWx1ZXMYByADKBESEgoKdXBkYXRlX2lkcxgIIAMoDRIUCgx1cGRhdGVfbWFza3MYCSADKA0SFQoNdXBkYXRlX3ZhbHVlcxgKIAMoERItCgxieXRlc192YWx1ZXMYCyADKAsyFy50aWNrc3luYy52MS5CeXRlc1ZhbHVlEhYKCXZpZXdfaGFzaBgMIAEoBkgAiAEBQgwKCl92aWV3X2hhc2giPQoKQnl0ZXNWYWx1ZRIRCgllbnRpdHlfaWQYASABKA0SDQoFZmllbGQYAiABKA0SDQoFdmFsdWUYAyABKAwiTAoEUG9uZxIaCg5jbGllbnRfdGltZV91cxgBIAEoA0ICMAISGgoOc2VydmVyX3RpbWVfdXMYAiABKANCAjACEgwKBHRpY2sYAyABKA0iJAoES2ljaxIMCgRjb2RlGAEgASgNEg4KBnJlYXNvbhgCIAEoCSJUCgVTdGF0cxIkCgV0aWNrcxgBIAMoCzIVLnRpY2tzeW5jLnYxLlRpY2tXb3JrEiUKBWhvbGRzGAIgAygLMhYudGlja3N5bmMudjEuSW5wdXRIb2xkIscBCghUaWNrV29yaxIMCgR0aWNrGAEgASgNEhAKCGRyYWluX25zGAIgASgNEg8KB3N0ZXBfbnMYAyABKA0SEQoJZW5jb2RlX25zGAQgASgNEhIKCmhhbmRvZmZfbnMYBSABKA0SDgoGYWxsb2NzGAYgASgNEg8KB2xhdGVfdXMYByABKA0SGQoNc3RhcnRfdW5peF91cxgIIAEoA0ICMAISDwoHY2xpZW50cxgJIAEoDRIWCg5wcmV2X3dyaXRlc19ucxgKIAEoDSItCglJbnB1dEhvbGQSDwoHd2FpdF91cxgBIAEoDRIPCgdob2xkX3VzGAIgASgNIlUKClJlcGxheU1hcmsSDAoEdGljaxgBIAEoDRIpCgRraW5kGAIgASgOMhsudGlja3N5bmMudjEuUmVwbGF5TWFya0tpbmQSDgoGcGxheWVyGAMgASgNIp0BCgxSZXBsYXlTdGF0dXMSDAoEdGljaxgBIAEoDRISCgpmaXJzdF90aWNrGAIgASgNEhEKCWxhc3RfdGljaxgDIAEoDRIPCgdwbGF5aW5nGAQgASgIEhEKCXNwZWVkX3BjdBgFIAEoDRImCgVtYXJrcxgGIAMoCzIXLnRpY2tzeW5jLnYxLlJlcGxheU1hcmsSDAoEbmFtZRgHIAEoCSqPAQoMUmVwbGF5QWN0aW9uEh0KGVJFUExBWV9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJSRVBMQVlfQUNUSU9OX1BMQVkQARIXChNSRVBMQVlfQUNUSU9OX1BBVVNFEAISFwoTUkVQTEFZX0FDVElPTl9TUEVFRBADEhYKElJFUExBWV9BQ1RJT05fU0VFSxAEKokBCg5SZXBsYXlNYXJrS2luZBIgChxSRVBMQVlfTUFSS19LSU5EX1VOU1BFQ0lGSUVEEAASGQoVUkVQTEFZX01BUktfS0lORF9KT0lOEAESGgoWUkVQTEFZX01BUktfS0lORF9MRUFWRRACEh4KGlJFUExBWV9NQVJLX0tJTkRfUkVDT05ORUNUEANCO1o5Z2l0aHViLmNvbS90aWNrc3luYy90aWNrc3luYy9wcm90by90aWNrc3luYy92MTt0aWNrc3luY3YxYgZwcm90bzM", [file_ticksync_v1_schema]);
+  fileDesc("Chp0aWNrc3luYy92MS9tZXNzYWdlcy5wcm90bxILdGlja3N5bmMudjEi3QEKDUNsaWVudE1lc3NhZ2USIQoEam9pbhgBIAEoCzIRLnRpY2tzeW5jLnYxLkpvaW5IABIjCgVpbnB1dBgCIAEoCzISLnRpY2tzeW5jLnYxLklucHV0SAASIwoFbGVhdmUYAyABKAsyEi50aWNrc3luYy52MS5MZWF2ZUgAEiEKBHBpbmcYBCABKAsyES50aWNrc3luYy52MS5QaW5nSAASNAoOcmVwbGF5X2NvbnRyb2wYBSABKAsyGi50aWNrc3luYy52MS5SZXBsYXlDb250cm9sSABCBgoEa2luZCKVAQoESm9pbhIMCgRyb29tGAEgASgJEgwKBGdhbWUYAiABKAkSGQoRY3JlYXRlX2lmX21pc3NpbmcYAyABKAgSEQoJc3BlY3RhdG9yGAQgASgIEhEKCWxhc3RfdGljaxgFIAEoDRISCgp3YW50X3N0YXRzGAYgASgIEg4KBmNvbmZpZxgHIAEoDBIMCgRtZXRhGAggASgJImYKBUlucHV0EgsKA3NlcRgBIAEoDRIaCg5jbGllbnRfdGltZV91cxgCIAEoA0ICMAISDgoGdmFsdWVzGAMgAygREhMKC3JlbmRlcl90aWNrGAQgASgNEg8KB3N1YnRpY2sYBSABKA0iBwoFTGVhdmUiIgoEUGluZxIaCg5jbGllbnRfdGltZV91cxgBIAEoA0ICMAIiYAoNUmVwbGF5Q29udHJvbBIpCgZhY3Rpb24YASABKA4yGS50aWNrc3luYy52MS5SZXBsYXlBY3Rpb24SEQoJc3BlZWRfcGN0GAIgASgNEhEKCXNlZWtfdGljaxgDIAEoDSKEAgoNU2VydmVyTWVzc2FnZRInCgd3ZWxjb21lGAEgASgLMhQudGlja3N5bmMudjEuV2VsY29tZUgAEiMKBWZyYW1lGAIgASgLMhIudGlja3N5bmMudjEuRnJhbWVIABIhCgRwb25nGAMgASgLMhEudGlja3N5bmMudjEuUG9uZ0gAEiEKBGtpY2sYBCABKAsyES50aWNrc3luYy52MS5LaWNrSAASIwoFc3RhdHMYBSABKAsyEi50aWNrc3luYy52MS5TdGF0c0gAEjIKDXJlcGxheV9zdGF0dXMYBiABKAsyGS50aWNrc3luYy52MS5SZXBsYXlTdGF0dXNIAEIGCgRraW5kIqUCCgdXZWxjb21lEhEKCXBsYXllcl9pZBgBIAEoDRIMCgRyb29tGAIgASgJEgwKBGdhbWUYAyABKAkSEQoJdGlja19yYXRlGAQgASgNEicKBXN0YXRlGAUgASgLMhgudGlja3N5bmMudjEuU3RhdGVTY2hlbWESJwoFaW5wdXQYBiABKAsyGC50aWNrc3luYy52MS5JbnB1dFNjaGVtYRIUCgxyZXN1bWVfdG9rZW4YByABKAkSGgoScmVjb25uZWN0X2dyYWNlX21zGAggASgNEhIKCmhhc2hfZXZlcnkYCSABKA0SDAoEdGljaxgKIAEoDRIRCglzcGVjdGF0b3IYCyABKAgSDgoGcmVwbGF5GAwgASgIEg8KB3Jlc3VtZWQYDSABKAgigQMKBUZyYW1lEgwKBHRpY2sYASABKA0SFQoNYmFzZWxpbmVfdGljaxgCIAEoDRIWCg5sYXN0X2lucHV0X3NlcRgDIAEoDRITCgtkZXNwYXduX2lkcxgEIAMoDRIRCglzcGF3bl9pZHMYBSADKA0SFQoNc3Bhd25fY2xhc3NlcxgGIAMoDRIUCgxzcGF3bl92YWx1ZXMYByADKBESEgoKdXBkYXRlX2lkcxgIIAMoDRIUCgx1cGRhdGVfbWFza3MYCSADKA0SFQoNdXBkYXRlX3ZhbHVlcxgKIAMoERItCgxieXRlc192YWx1ZXMYCyADKAsyFy50aWNrc3luYy52MS5CeXRlc1ZhbHVlEhYKCXZpZXdfaGFzaBgMIAEoBkgAiAEBEiYKBmV2ZW50cxgNIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYDiABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdEIMCgpfdmlld19oYXNoIlEKCUdhbWVFdmVudBIMCgR0aWNrGAEgASgNEgwKBGtpbmQYAiABKA0SDgoGdmFsdWVzGAMgAygREgwKBGRhdGEYBCABKAwSCgoCdG8YBSADKA0iSwoLTWF0Y2hSZXN1bHQSDAoEdGljaxgBIAEoDRIPCgd3aW5uZXJzGAIgAygNEg8KB3N1bW1hcnkYAyABKAkSDAoEZGF0YRgEIAEoDCI9CgpCeXRlc1ZhbHVlEhEKCWVudGl0eV9pZBgBIAEoDRINCgVmaWVsZBgCIAEoDRINCgV2YWx1ZRgDIAEoDCJMCgRQb25nEhoKDmNsaWVudF90aW1lX3VzGAEgASgDQgIwAhIaCg5zZXJ2ZXJfdGltZV91cxgCIAEoA0ICMAISDAoEdGljaxgDIAEoDSIkCgRLaWNrEgwKBGNvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIlQKBVN0YXRzEiQKBXRpY2tzGAEgAygLMhUudGlja3N5bmMudjEuVGlja1dvcmsSJQoFaG9sZHMYAiADKAsyFi50aWNrc3luYy52MS5JbnB1dEhvbGQixwEKCFRpY2tXb3JrEgwKBHRpY2sYASABKA0SEAoIZHJhaW5fbnMYAiABKA0SDwoHc3RlcF9ucxgDIAEoDRIRCgllbmNvZGVfbnMYBCABKA0SEgoKaGFuZG9mZl9ucxgFIAEoDRIOCgZhbGxvY3MYBiABKA0SDwoHbGF0ZV91cxgHIAEoDRIZCg1zdGFydF91bml4X3VzGAggASgDQgIwAhIPCgdjbGllbnRzGAkgASgNEhYKDnByZXZfd3JpdGVzX25zGAogASgNIi0KCUlucHV0SG9sZBIPCgd3YWl0X3VzGAEgASgNEg8KB2hvbGRfdXMYAiABKA0iVQoKUmVwbGF5TWFyaxIMCgR0aWNrGAEgASgNEikKBGtpbmQYAiABKA4yGy50aWNrc3luYy52MS5SZXBsYXlNYXJrS2luZBIOCgZwbGF5ZXIYAyABKA0i7wEKDFJlcGxheVN0YXR1cxIMCgR0aWNrGAEgASgNEhIKCmZpcnN0X3RpY2sYAiABKA0SEQoJbGFzdF90aWNrGAMgASgNEg8KB3BsYXlpbmcYBCABKAgSEQoJc3BlZWRfcGN0GAUgASgNEiYKBW1hcmtzGAYgAygLMhcudGlja3N5bmMudjEuUmVwbGF5TWFyaxIMCgRuYW1lGAcgASgJEiYKBmV2ZW50cxgIIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYCSABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdCqPAQoMUmVwbGF5QWN0aW9uEh0KGVJFUExBWV9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJSRVBMQVlfQUNUSU9OX1BMQVkQARIXChNSRVBMQVlfQUNUSU9OX1BBVVNFEAISFwoTUkVQTEFZX0FDVElPTl9TUEVFRBADEhYKElJFUExBWV9BQ1RJT05fU0VFSxAEKokBCg5SZXBsYXlNYXJrS2luZBIgChxSRVBMQVlfTUFSS19LSU5EX1VOU1BFQ0lGSUVEEAASGQoVUkVQTEFZX01BUktfS0lORF9KT0lOEAESGgoWUkVQTEFZX01BUktfS0lORF9MRUFWRRACEh4KGlJFUExBWV9NQVJLX0tJTkRfUkVDT05ORUNUEANCO1o5Z2l0aHViLmNvbS90aWNrc3luYy90aWNrc3luYy9wcm90by90aWNrc3luYy92MTt0aWNrc3luY3YxYgZwcm90bzM", [file_ticksync_v1_schema]);
 
 /**
  * ClientMessage is everything a client may send.
@@ -127,6 +127,23 @@ export type Join = Message<"ticksync.v1.Join"> & {
    * @generated from field: bool want_stats = 6;
    */
   wantStats: boolean;
+
+  /**
+   * config is the room's game config (JSON; empty: the game's defaults), used only when this
+   * join creates the room. The game validates it: a config it refuses closes with 4004.
+   *
+   * @generated from field: bytes config = 7;
+   */
+  config: Uint8Array;
+
+  /**
+   * meta is the player's metadata for the game (a name, a team: JSON by convention), at most
+   * -max-join-meta bytes (else close 1008). Only in anonymous mode: in token mode the metadata
+   * comes from the token's meta claim and this field is ignored.
+   *
+   * @generated from field: string meta = 8;
+   */
+  meta: string;
 };
 
 /**
@@ -166,6 +183,23 @@ export type Input = Message<"ticksync.v1.Input"> & {
    * @generated from field: repeated sint32 values = 3;
    */
   values: number[];
+
+  /**
+   * render_tick is the tick the client was showing when the input was made (lag
+   * compensation: the game may check a hit against that tick's world). The server clamps it to
+   * the ticks the game keeps (0: unknown, the latest).
+   *
+   * @generated from field: uint32 render_tick = 4;
+   */
+  renderTick: number;
+
+  /**
+   * subtick is when within the frame the input was made, in 1/65536 of a tick after
+   * render_tick (sub-tick inputs); values above 65535 are clamped.
+   *
+   * @generated from field: uint32 subtick = 5;
+   */
+  subtick: number;
 };
 
 /**
@@ -526,6 +560,23 @@ export type Frame = Message<"ticksync.v1.Frame"> & {
    * @generated from field: optional fixed64 view_hash = 12;
    */
   viewHash?: bigint | undefined;
+
+  /**
+   * events are the game's one-off events of ticks baseline_tick+1 … tick addressed to this
+   * client, in order (for a snapshot: since the client joined). A coalesced frame carries the
+   * events of the frames it replaced, so none is lost (docs/protocol.md, "Game events").
+   *
+   * @generated from field: repeated ticksync.v1.GameEvent events = 13;
+   */
+  events: GameEvent[];
+
+  /**
+   * result is set on the frame of the tick at which the game ended the match; the room closes
+   * with 4002 "match over" shortly after.
+   *
+   * @generated from field: ticksync.v1.MatchResult result = 14;
+   */
+  result?: MatchResult | undefined;
 };
 
 /**
@@ -534,6 +585,98 @@ export type Frame = Message<"ticksync.v1.Frame"> & {
  */
 export const FrameSchema: GenMessage<Frame> = /*@__PURE__*/
   messageDesc(file_ticksync_v1_messages, 8);
+
+/**
+ * GameEvent is one message from the game's Step to some or all players (a hit, a goal).
+ *
+ * @generated from message ticksync.v1.GameEvent
+ */
+export type GameEvent = Message<"ticksync.v1.GameEvent"> & {
+  /**
+   * tick is the tick whose Step emitted it.
+   *
+   * @generated from field: uint32 tick = 1;
+   */
+  tick: number;
+
+  /**
+   * kind is the game's event kind.
+   *
+   * @generated from field: uint32 kind = 2;
+   */
+  kind: number;
+
+  /**
+   * values are the game's integers for the event.
+   *
+   * @generated from field: repeated sint32 values = 3;
+   */
+  values: number[];
+
+  /**
+   * data is the game's bytes for the event (optional).
+   *
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+
+  /**
+   * to lists the players it was addressed to (empty: everyone). Only recordings and replay
+   * statuses carry it: a frame holds only the client's own events.
+   *
+   * @generated from field: repeated uint32 to = 5;
+   */
+  to: number[];
+};
+
+/**
+ * Describes the message ticksync.v1.GameEvent.
+ * Use `create(GameEventSchema)` to create a new message.
+ */
+export const GameEventSchema: GenMessage<GameEvent> = /*@__PURE__*/
+  messageDesc(file_ticksync_v1_messages, 9);
+
+/**
+ * MatchResult is how the game ended the match.
+ *
+ * @generated from message ticksync.v1.MatchResult
+ */
+export type MatchResult = Message<"ticksync.v1.MatchResult"> & {
+  /**
+   * tick is the tick at which the game ended the match.
+   *
+   * @generated from field: uint32 tick = 1;
+   */
+  tick: number;
+
+  /**
+   * winners are the winning players (empty: none, a draw).
+   *
+   * @generated from field: repeated uint32 winners = 2;
+   */
+  winners: number[];
+
+  /**
+   * summary is a short human-readable result ("red wins 5-3").
+   *
+   * @generated from field: string summary = 3;
+   */
+  summary: string;
+
+  /**
+   * data is the game's own result (scores; optional).
+   *
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message ticksync.v1.MatchResult.
+ * Use `create(MatchResultSchema)` to create a new message.
+ */
+export const MatchResultSchema: GenMessage<MatchResult> = /*@__PURE__*/
+  messageDesc(file_ticksync_v1_messages, 10);
 
 /**
  * BytesValue is one bytes field's new absolute value.
@@ -568,7 +711,7 @@ export type BytesValue = Message<"ticksync.v1.BytesValue"> & {
  * Use `create(BytesValueSchema)` to create a new message.
  */
 export const BytesValueSchema: GenMessage<BytesValue> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 9);
+  messageDesc(file_ticksync_v1_messages, 11);
 
 /**
  * Pong answers a Ping.
@@ -603,7 +746,7 @@ export type Pong = Message<"ticksync.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 10);
+  messageDesc(file_ticksync_v1_messages, 12);
 
 /**
  * Kick says why the server closes the connection; the close frame carries the same code and
@@ -632,7 +775,7 @@ export type Kick = Message<"ticksync.v1.Kick"> & {
  * Use `create(KickSchema)` to create a new message.
  */
 export const KickSchema: GenMessage<Kick> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 11);
+  messageDesc(file_ticksync_v1_messages, 13);
 
 /**
  * Stats carries raw per-tick measurements, sent to admin connections whose join set want_stats.
@@ -660,7 +803,7 @@ export type Stats = Message<"ticksync.v1.Stats"> & {
  * Use `create(StatsSchema)` to create a new message.
  */
 export const StatsSchema: GenMessage<Stats> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 12);
+  messageDesc(file_ticksync_v1_messages, 14);
 
 /**
  * TickWork is one tick's work by phase, in nanoseconds.
@@ -747,7 +890,7 @@ export type TickWork = Message<"ticksync.v1.TickWork"> & {
  * Use `create(TickWorkSchema)` to create a new message.
  */
 export const TickWorkSchema: GenMessage<TickWork> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 13);
+  messageDesc(file_ticksync_v1_messages, 15);
 
 /**
  * InputHold is one input's time in the server.
@@ -776,7 +919,7 @@ export type InputHold = Message<"ticksync.v1.InputHold"> & {
  * Use `create(InputHoldSchema)` to create a new message.
  */
 export const InputHoldSchema: GenMessage<InputHold> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 14);
+  messageDesc(file_ticksync_v1_messages, 16);
 
 /**
  * ReplayMark is a point of interest in a recording.
@@ -811,7 +954,7 @@ export type ReplayMark = Message<"ticksync.v1.ReplayMark"> & {
  * Use `create(ReplayMarkSchema)` to create a new message.
  */
 export const ReplayMarkSchema: GenMessage<ReplayMark> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 15);
+  messageDesc(file_ticksync_v1_messages, 17);
 
 /**
  * ReplayStatus describes a replay session (sent after the welcome, on every control and
@@ -868,6 +1011,20 @@ export type ReplayStatus = Message<"ticksync.v1.ReplayStatus"> & {
    * @generated from field: string name = 7;
    */
   name: string;
+
+  /**
+   * events are the recording's game events, every one (sent once, in the first status).
+   *
+   * @generated from field: repeated ticksync.v1.GameEvent events = 8;
+   */
+  events: GameEvent[];
+
+  /**
+   * result is how the recorded match ended (sent once, in the first status; unset: it did not).
+   *
+   * @generated from field: ticksync.v1.MatchResult result = 9;
+   */
+  result?: MatchResult | undefined;
 };
 
 /**
@@ -875,7 +1032,7 @@ export type ReplayStatus = Message<"ticksync.v1.ReplayStatus"> & {
  * Use `create(ReplayStatusSchema)` to create a new message.
  */
 export const ReplayStatusSchema: GenMessage<ReplayStatus> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 16);
+  messageDesc(file_ticksync_v1_messages, 18);
 
 /**
  * ReplayAction is what a ReplayControl asks a replay session to do.

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { BytesValue } from "./messages_pb.js";
+import type { BytesValue, GameEvent, MatchResult } from "./messages_pb.js";
 import { file_ticksync_v1_messages } from "./messages_pb.js";
 import type { InputSchema, StateSchema } from "./schema_pb.js";
 import { file_ticksync_v1_schema } from "./schema_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ticksync/v1/recording.proto.
  */
 export const file_ticksync_v1_recording: GenFile = /*@__PURE__*/
-  fileDesc("Cht0aWNrc3luYy92MS9yZWNvcmRpbmcucHJvdG8SC3RpY2tzeW5jLnYxIuwBCgZSZWNvcmQSLgoGaGVhZGVyGAEgASgLMhwudGlja3N5bmMudjEuUmVjb3JkaW5nSGVhZGVySAASJwoEdGljaxgCIAEoCzIXLnRpY2tzeW5jLnYxLlRpY2tSZWNvcmRIABIpCghrZXlmcmFtZRgDIAEoCzIVLnRpY2tzeW5jLnYxLktleWZyYW1lSAASKAoDZW5kGAQgASgLMhkudGlja3N5bmMudjEuUmVjb3JkaW5nRW5kSAASLAoFaW5kZXgYBSABKAsyGy50aWNrc3luYy52MS5SZWNvcmRpbmdJbmRleEgAQgYKBGtpbmQilAIKD1JlY29yZGluZ0hlYWRlchIWCg5mb3JtYXRfdmVyc2lvbhgBIAEoDRIMCgRnYW1lGAIgASgJEicKBXN0YXRlGAMgASgLMhgudGlja3N5bmMudjEuU3RhdGVTY2hlbWESJwoFaW5wdXQYBCABKAsyGC50aWNrc3luYy52MS5JbnB1dFNjaGVtYRIOCgZjb25maWcYBSABKAwSDAoEc2VlZBgGIAEoDRIRCgl0aWNrX3JhdGUYByABKA0SGQoNc3RhcnRfdW5peF9tcxgIIAEoA0ICMAISDAoEcm9vbRgJIAEoCRIWCg5rZXlmcmFtZV9ldmVyeRgKIAEoDRIXCg9pbnB1dHNfcGVyX3RpY2sYCyABKA0iYgoNUmVjb3JkZWRJbnB1dBIOCgZwbGF5ZXIYASABKA0SJAoEa2luZBgCIAEoDjIWLnRpY2tzeW5jLnYxLklucHV0S2luZBILCgNzZXEYAyABKA0SDgoGdmFsdWVzGAQgAygRIm4KClRpY2tSZWNvcmQSDAoEdGljaxgBIAEoDRIqCgZpbnB1dHMYAiADKAsyGi50aWNrc3luYy52MS5SZWNvcmRlZElucHV0EhIKCndvcmxkX2hhc2gYAyABKAYSEgoKcmVjb25uZWN0cxgEIAMoDSKtAQoKV29ybGRTdGF0ZRIMCgR0aWNrGAEgASgNEhEKCXJuZ19zdGF0ZRgCIAEoDRILCgNpZHMYAyADKA0SDwoHY2xhc3NlcxgEIAMoDRIOCgZ2YWx1ZXMYBSADKBESLQoMYnl0ZXNfdmFsdWVzGAYgAygLMhcudGlja3N5bmMudjEuQnl0ZXNWYWx1ZRIPCgduZXh0X2lkGAcgASgNEhAKCGZyZWVfaWRzGAggAygNIkAKCEtleWZyYW1lEgwKBHRpY2sYASABKA0SJgoFd29ybGQYAiABKAsyFy50aWNrc3luYy52MS5Xb3JsZFN0YXRlIkoKDFJlY29yZGluZ0VuZBIRCglsYXN0X3RpY2sYASABKA0SDgoGcmVhc29uGAIgASgJEhcKC2VuZF91bml4X21zGAMgASgDQgIwAiIvCgtLZXlmcmFtZVJlZhIMCgR0aWNrGAEgASgNEhIKBm9mZnNldBgCIAEoBEICMAIiTAoOUmVjb3JkaW5nSW5kZXgSKwoJa2V5ZnJhbWVzGAEgAygLMhgudGlja3N5bmMudjEuS2V5ZnJhbWVSZWYSDQoFdGlja3MYAiABKA0qZwoJSW5wdXRLaW5kEhoKFklOUFVUX0tJTkRfVU5TUEVDSUZJRUQQABITCg9JTlBVVF9LSU5EX01PVkUQARITCg9JTlBVVF9LSU5EX0pPSU4QAhIUChBJTlBVVF9LSU5EX0xFQVZFEANCO1o5Z2l0aHViLmNvbS90aWNrc3luYy90aWNrc3luYy9wcm90by90aWNrc3luYy92MTt0aWNrc3luY3YxYgZwcm90bzM", [file_ticksync_v1_messages, file_ticksync_v1_schema]);
+  fileDesc("Cht0aWNrc3luYy92MS9yZWNvcmRpbmcucHJvdG8SC3RpY2tzeW5jLnYxIuwBCgZSZWNvcmQSLgoGaGVhZGVyGAEgASgLMhwudGlja3N5bmMudjEuUmVjb3JkaW5nSGVhZGVySAASJwoEdGljaxgCIAEoCzIXLnRpY2tzeW5jLnYxLlRpY2tSZWNvcmRIABIpCghrZXlmcmFtZRgDIAEoCzIVLnRpY2tzeW5jLnYxLktleWZyYW1lSAASKAoDZW5kGAQgASgLMhkudGlja3N5bmMudjEuUmVjb3JkaW5nRW5kSAASLAoFaW5kZXgYBSABKAsyGy50aWNrc3luYy52MS5SZWNvcmRpbmdJbmRleEgAQgYKBGtpbmQipQIKD1JlY29yZGluZ0hlYWRlchIWCg5mb3JtYXRfdmVyc2lvbhgBIAEoDRIMCgRnYW1lGAIgASgJEicKBXN0YXRlGAMgASgLMhgudGlja3N5bmMudjEuU3RhdGVTY2hlbWESJwoFaW5wdXQYBCABKAsyGC50aWNrc3luYy52MS5JbnB1dFNjaGVtYRIOCgZjb25maWcYBSABKAwSDAoEc2VlZBgGIAEoDRIRCgl0aWNrX3JhdGUYByABKA0SGQoNc3RhcnRfdW5peF9tcxgIIAEoA0ICMAISDAoEcm9vbRgJIAEoCRIWCg5rZXlmcmFtZV9ldmVyeRgKIAEoDRIXCg9pbnB1dHNfcGVyX3RpY2sYCyABKA0SDwoHaGlzdG9yeRgMIAEoDSKWAQoNUmVjb3JkZWRJbnB1dBIOCgZwbGF5ZXIYASABKA0SJAoEa2luZBgCIAEoDjIWLnRpY2tzeW5jLnYxLklucHV0S2luZBILCgNzZXEYAyABKA0SDgoGdmFsdWVzGAQgAygREgwKBG1ldGEYBSABKAwSEwoLcmVuZGVyX3RpY2sYBiABKA0SDwoHc3VidGljaxgHIAEoDSLAAQoKVGlja1JlY29yZBIMCgR0aWNrGAEgASgNEioKBmlucHV0cxgCIAMoCzIaLnRpY2tzeW5jLnYxLlJlY29yZGVkSW5wdXQSEgoKd29ybGRfaGFzaBgDIAEoBhISCgpyZWNvbm5lY3RzGAQgAygNEiYKBmV2ZW50cxgFIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYBiABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdCKtAQoKV29ybGRTdGF0ZRIMCgR0aWNrGAEgASgNEhEKCXJuZ19zdGF0ZRgCIAEoDRILCgNpZHMYAyADKA0SDwoHY2xhc3NlcxgEIAMoDRIOCgZ2YWx1ZXMYBSADKBESLQoMYnl0ZXNfdmFsdWVzGAYgAygLMhcudGlja3N5bmMudjEuQnl0ZXNWYWx1ZRIPCgduZXh0X2lkGAcgASgNEhAKCGZyZWVfaWRzGAggAygNImoKCEtleWZyYW1lEgwKBHRpY2sYASABKA0SJgoFd29ybGQYAiABKAsyFy50aWNrc3luYy52MS5Xb3JsZFN0YXRlEigKB2hpc3RvcnkYAyADKAsyFy50aWNrc3luYy52MS5Xb3JsZFN0YXRlIkoKDFJlY29yZGluZ0VuZBIRCglsYXN0X3RpY2sYASABKA0SDgoGcmVhc29uGAIgASgJEhcKC2VuZF91bml4X21zGAMgASgDQgIwAiIvCgtLZXlmcmFtZVJlZhIMCgR0aWNrGAEgASgNEhIKBm9mZnNldBgCIAEoBEICMAIiTAoOUmVjb3JkaW5nSW5kZXgSKwoJa2V5ZnJhbWVzGAEgAygLMhgudGlja3N5bmMudjEuS2V5ZnJhbWVSZWYSDQoFdGlja3MYAiABKA0qZwoJSW5wdXRLaW5kEhoKFklOUFVUX0tJTkRfVU5TUEVDSUZJRUQQABITCg9JTlBVVF9LSU5EX01PVkUQARITCg9JTlBVVF9LSU5EX0pPSU4QAhIUChBJTlBVVF9LSU5EX0xFQVZFEANCO1o5Z2l0aHViLmNvbS90aWNrc3luYy90aWNrc3luYy9wcm90by90aWNrc3luYy92MTt0aWNrc3luY3YxYgZwcm90bzM", [file_ticksync_v1_messages, file_ticksync_v1_schema]);
 
 /**
  * Record is one record of a recording file.
@@ -159,6 +159,14 @@ export type RecordingHeader = Message<"ticksync.v1.RecordingHeader"> & {
    * @generated from field: uint32 inputs_per_tick = 11;
    */
   inputsPerTick: number;
+
+  /**
+   * history is how many past states the game's Step may read (its History); every keyframe
+   * carries that many states before its tick.
+   *
+   * @generated from field: uint32 history = 12;
+   */
+  history: number;
 };
 
 /**
@@ -201,6 +209,27 @@ export type RecordedInput = Message<"ticksync.v1.RecordedInput"> & {
    * @generated from field: repeated sint32 values = 4;
    */
   values: number[];
+
+  /**
+   * meta is the player's metadata (joins only).
+   *
+   * @generated from field: bytes meta = 5;
+   */
+  meta: Uint8Array;
+
+  /**
+   * render_tick is the tick the client was showing, after clamping (moves only).
+   *
+   * @generated from field: uint32 render_tick = 6;
+   */
+  renderTick: number;
+
+  /**
+   * subtick is the fraction of a tick after render_tick, in 1/65536 (moves only).
+   *
+   * @generated from field: uint32 subtick = 7;
+   */
+  subtick: number;
 };
 
 /**
@@ -244,6 +273,20 @@ export type TickRecord = Message<"ticksync.v1.TickRecord"> & {
    * @generated from field: repeated uint32 reconnects = 4;
    */
   reconnects: number[];
+
+  /**
+   * events are the game events Step emitted at this tick, in order.
+   *
+   * @generated from field: repeated ticksync.v1.GameEvent events = 5;
+   */
+  events: GameEvent[];
+
+  /**
+   * result is set when the game ended the match at this tick (always the last tick record).
+   *
+   * @generated from field: ticksync.v1.MatchResult result = 6;
+   */
+  result?: MatchResult | undefined;
 };
 
 /**
@@ -343,6 +386,14 @@ export type Keyframe = Message<"ticksync.v1.Keyframe"> & {
    * @generated from field: ticksync.v1.WorldState world = 2;
    */
   world?: WorldState | undefined;
+
+  /**
+   * history holds the states after the RecordingHeader.history ticks before tick (fewer near
+   * the start), oldest first: what the game's Step may read after a seek.
+   *
+   * @generated from field: repeated ticksync.v1.WorldState history = 3;
+   */
+  history: WorldState[];
 };
 
 /**
