@@ -315,11 +315,11 @@ func (r *Reader) Keyframe(tick uint32) (ws *pb.WorldState, ok bool, err error) {
 	}
 	s := r.streamAt(kf, true)
 	s.rr.chunk = 0 // one record
-	ws, err = r.readKeyframe(s, kf)
-	return ws, err == nil, err
+	k, err := r.readKeyframe(s, kf)
+	return k.GetWorld(), err == nil, err
 }
 
-func (r *Reader) readKeyframe(s *stream, kf KeyframeRef) (*pb.WorldState, error) {
+func (r *Reader) readKeyframe(s *stream, kf KeyframeRef) (*pb.Keyframe, error) {
 	err := s.next()
 	if err == io.EOF {
 		err = &CorruptError{Offset: kf.Offset, Tick: kf.Tick, Err: malformed("no keyframe at offset %d", kf.Offset)}
@@ -331,7 +331,7 @@ func (r *Reader) readKeyframe(s *stream, kf KeyframeRef) (*pb.WorldState, error)
 	if k == nil || k.GetTick() != kf.Tick {
 		return nil, &CorruptError{Offset: kf.Offset, Tick: kf.Tick, Err: malformed("index points at a record that is not keyframe %d", kf.Tick)}
 	}
-	return k.GetWorld(), nil
+	return k, nil
 }
 
 // TickIter iterates tick records. Use it as
@@ -392,7 +392,8 @@ func (it *TickIter) Err() error { return it.err }
 
 func toInputs(dst []sim.Input, tr *pb.TickRecord) []sim.Input {
 	for _, in := range tr.GetInputs() {
-		dst = append(dst, sim.Input{Player: in.GetPlayer(), Kind: sim.InputKind(in.GetKind()), Seq: in.GetSeq(), Values: in.GetValues()})
+		dst = append(dst, sim.Input{Player: in.GetPlayer(), Kind: sim.InputKind(in.GetKind()), Seq: in.GetSeq(), Values: in.GetValues(),
+			Meta: in.GetMeta(), RenderTick: in.GetRenderTick(), Subtick: uint16(min(in.GetSubtick(), 0xFFFF))})
 	}
 	return dst
 }
@@ -410,17 +411,25 @@ type Info struct {
 	Keyframes     int
 	Size          int64
 	StartUnixMs   int64
-	EndUnixMs     int64  // 0 when the file has no end record
-	EndReason     string // the end record's reason
-	Complete      bool   // closed cleanly and every record intact
-	Problem       error  // why not complete: *CorruptError or ErrNotClosed
+	EndUnixMs     int64           // 0 when the file has no end record
+	EndReason     string          // the end record's reason
+	Events        int             // game events recorded
+	Result        *pb.MatchResult // how the game ended the match (nil: it did not)
+	Complete      bool            // closed cleanly and every record intact
+	Problem       error           // why not complete: *CorruptError or ErrNotClosed
 }
 
 // Info reads every record (checking each) and describes the recording. The returned error is
 // an I/O error; a damaged or unclosed file is described, with Problem saying why.
 func (r *Reader) Info() (Info, error) {
 	players := map[uint32]struct{}{}
+	var events int
+	var result *pb.MatchResult
 	sc, err := r.scan(func(s *stream) error {
+		events += len(s.rec.GetTick().GetEvents())
+		if res := s.rec.GetTick().GetResult(); res != nil {
+			result = res
+		}
 		for _, in := range s.rec.GetTick().GetInputs() {
 			if in.GetKind() == pb.InputKind_INPUT_KIND_JOIN {
 				players[in.GetPlayer()] = struct{}{}
@@ -438,9 +447,31 @@ func (r *Reader) Info() (Info, error) {
 		Duration: time.Duration(sc.lastTick) * time.Second / time.Duration(h.GetTickRate()),
 		Players:  len(players), Keyframes: len(sc.keyframes), Size: r.size,
 		StartUnixMs: h.GetStartUnixMs(), Complete: sc.err == nil, Problem: sc.err,
+		Events: events, Result: result,
 	}
 	if sc.end != nil {
 		in.EndUnixMs, in.EndReason = sc.end.GetEndUnixMs(), sc.end.GetReason()
 	}
 	return in, nil
+}
+
+// Events returns every game event of the readable ticks, in order, with its recipients, and
+// how the match ended (nil: it did not). The replay viewer lists them.
+func (r *Reader) Events() ([]*pb.GameEvent, *pb.MatchResult, error) {
+	var evs []*pb.GameEvent
+	var result *pb.MatchResult
+	it := r.Ticks(1)
+	for it.Next() {
+		evs = append(evs, it.Record().GetEvents()...)
+		if res := it.Record().GetResult(); res != nil {
+			result = res
+		}
+	}
+	if err := it.Err(); err != nil && !errors.Is(err, ErrNotClosed) {
+		var ce *CorruptError
+		if !errors.As(err, &ce) {
+			return evs, result, err
+		}
+	}
+	return evs, result, nil
 }

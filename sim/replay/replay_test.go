@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,7 +34,23 @@ func TestTickEncodingMatchesProto(t *testing.T) {
 			for range nv {
 				in.Values = append(in.Values, int32(r.Uint32())>>r.Mod(32))
 			}
+			if r.Mod(4) == 0 { // the game API's fields: meta, render tick, sub-tick
+				in.Meta = []byte(strings.Repeat("m", int(r.Mod(200))))
+				in.RenderTick, in.Subtick = r.Uint32()>>r.Mod(32), uint16(r.Uint32())
+			}
 			ins = append(ins, in)
+		}
+		var evs []sim.Event
+		for range r.Mod(3) {
+			ev := sim.Event{Kind: r.Uint32() >> r.Mod(32), Values: []int32{int32(r.Uint32()), -1}}
+			if r.Mod(2) == 0 {
+				ev.To, ev.Data = []uint32{r.Mod(9), 1000}, []byte("hit")
+			}
+			evs = append(evs, ev)
+		}
+		var result *sim.Result
+		if r.Mod(5) == 0 {
+			result = &sim.Result{Tick: tick, Winners: []uint32{1, 3}, Summary: "red wins", Data: []byte(`{"red":5}`)}
 		}
 		var rec []uint32
 		for range r.Mod(3) + 60*(r.Mod(8)/7) {
@@ -41,11 +58,18 @@ func TestTickEncodingMatchesProto(t *testing.T) {
 		}
 		want := &pb.TickRecord{Tick: tick, WorldHash: hash, Reconnects: rec}
 		for _, in := range ins {
-			want.Inputs = append(want.Inputs, &pb.RecordedInput{Player: in.Player, Kind: pb.InputKind(in.Kind), Seq: in.Seq, Values: in.Values})
+			want.Inputs = append(want.Inputs, &pb.RecordedInput{Player: in.Player, Kind: pb.InputKind(in.Kind), Seq: in.Seq, Values: in.Values,
+				Meta: in.Meta, RenderTick: in.RenderTick, Subtick: uint32(in.Subtick)})
+		}
+		for i := range evs {
+			want.Events = append(want.Events, sim.EventProto(tick, &evs[i]))
+		}
+		if result != nil {
+			want.Result = sim.ResultProto(result)
 		}
 		wantBytes, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.Record{Kind: &pb.Record_Tick{Tick: want}})
 		require.NoError(t, err)
-		b, at := encodeTick(nil, tick, ins, hash, rec)
+		b, at := encodeTick(nil, tick, ins, hash, rec, evs, result)
 		frame := b[at:]
 		n, k := binary.Uvarint(frame)
 		require.Positive(t, k)

@@ -34,6 +34,9 @@ type MismatchError struct {
 	DiffTick uint32 // the keyframe Diff compares at (0 with an empty Diff: no keyframe followed)
 	Diff     []FieldDiff
 	More     int // differences left out of Diff
+	// Events, when set, says the hashes agreed at Tick but the game events or the match
+	// result re-simulated there differ from the recorded ones.
+	Events string
 }
 
 // FieldDiff is one difference between a recorded keyframe and the re-simulated world.
@@ -56,6 +59,9 @@ func (d FieldDiff) String() string {
 // Error names the tick, both hashes and the first difference.
 func (e *MismatchError) Error() string {
 	var b strings.Builder
+	if e.Events != "" {
+		return fmt.Sprintf("replay: tick %d: %s", e.Tick, e.Events)
+	}
 	if e.Keyframe {
 		fmt.Fprintf(&b, "replay: keyframe %d differs from the re-simulated world (hash %016x, re-simulated %016x)", e.Tick, e.Want, e.Got)
 	} else {
@@ -103,6 +109,9 @@ func Verify(r *Reader, lookup func(game string) (sim.Factory, bool), progress fu
 			}
 			if got := w.Hash(); got != k.Tick.GetWorldHash() {
 				mismatch = &MismatchError{Tick: k.Tick.GetTick(), Want: k.Tick.GetWorldHash(), Got: got}
+			} else if d := eventsDiff(k.Tick, w); d != "" {
+				mismatch = &MismatchError{Tick: k.Tick.GetTick(), Want: k.Tick.GetWorldHash(), Got: got, Events: d}
+				return mismatch
 			}
 			if t := k.Tick.GetTick(); progress != nil && t%256 == 0 {
 				progress(t, total)
@@ -150,11 +159,14 @@ func Seek(r *Reader, lookup func(game string) (sim.Factory, bool), tick uint32) 
 	kf, ok := r.keyframeAtOrBefore(tick)
 	s := r.streamAt(kf, ok)
 	if ok {
-		ws, err := r.readKeyframe(s, kf)
+		k, err := r.readKeyframe(s, kf)
 		if err != nil {
 			return nil, nil, err
 		}
-		if w, err = sim.LoadWorld(g.Schema(), ws); err != nil {
+		if w, err = sim.LoadWorld(g.Schema(), k.GetWorld()); err != nil {
+			return nil, nil, fmt.Errorf("replay: seek to tick %d: keyframe %d: %w", tick, kf.Tick, err)
+		}
+		if err := restoreHistory(g, w, k.GetHistory()); err != nil {
 			return nil, nil, fmt.Errorf("replay: seek to tick %d: keyframe %d: %w", tick, kf.Tick, err)
 		}
 		if err := g.Load(w); err != nil {
@@ -376,4 +388,45 @@ func entityValues(names []classNames, ws *pb.WorldState) [][]int32 {
 		out[i], vals = vals[:n], vals[n:]
 	}
 	return out
+}
+
+// restoreHistory gives a world loaded from a keyframe the past states the keyframe carries, so
+// a Historian game's next Steps read what they read live.
+func restoreHistory(g sim.Game, w *sim.World, past []*pb.WorldState) error {
+	sts := make([]*sim.State, 0, len(past))
+	for _, ws := range past {
+		pw, err := sim.LoadWorld(g.Schema(), ws)
+		if err != nil {
+			return fmt.Errorf("past state: %w", err)
+		}
+		st := sim.NewState(g.Schema())
+		pw.Snapshot(st)
+		sts = append(sts, st)
+	}
+	if d := sim.HistoryDepth(g); d > 1 && len(sts) < min(d-1, int(w.Tick())-1) {
+		return fmt.Errorf("%w: keyframe carries %d past states, the game reads %d", sim.ErrBadState, len(sts), d)
+	}
+	return w.RestoreHistory(g, sts)
+}
+
+// eventsDiff compares the events and result a re-simulated tick produced with the recorded
+// ones ("" when equal).
+func eventsDiff(tr *pb.TickRecord, w *sim.World) string {
+	rec, got := tr.GetEvents(), w.Events()
+	if len(rec) != len(got) {
+		return fmt.Sprintf("%d game events recorded, %d re-simulated", len(rec), len(got))
+	}
+	for i := range got {
+		if !proto.Equal(rec[i], sim.EventProto(tr.GetTick(), &got[i])) {
+			return fmt.Sprintf("game event %d differs: recorded kind %d %v, re-simulated kind %d %v", i, rec[i].GetKind(), rec[i].GetValues(), got[i].Kind, got[i].Values)
+		}
+	}
+	res := w.Result()
+	switch {
+	case tr.GetResult() == nil && res != nil && res.Tick == tr.GetTick():
+		return "the re-simulated match ended here, the recorded one did not"
+	case tr.GetResult() != nil && (res == nil || !proto.Equal(tr.GetResult(), sim.ResultProto(res))):
+		return "the recorded match result differs from the re-simulated one"
+	}
+	return ""
 }

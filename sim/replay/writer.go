@@ -74,6 +74,12 @@ func (w *Writer) LastTick() uint32 { return w.lastTick }
 // Ticks are consecutive from 1. It does not keep inputs or reconnects and does not allocate in
 // steady state.
 func (w *Writer) WriteTick(tick uint32, inputs []sim.Input, hash uint64, reconnects []uint32) error {
+	return w.WriteTickEvents(tick, inputs, hash, reconnects, nil, nil)
+}
+
+// WriteTickEvents is WriteTick with the game events Step emitted at tick and, at the tick the
+// game ended the match, its result (nil otherwise).
+func (w *Writer) WriteTickEvents(tick uint32, inputs []sim.Input, hash uint64, reconnects []uint32, events []sim.Event, result *sim.Result) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
@@ -85,7 +91,7 @@ func (w *Writer) WriteTick(tick uint32, inputs []sim.Input, hash uint64, reconne
 			return fmt.Errorf("replay: write tick %d: input %d has kind %d", tick, i, k)
 		}
 	}
-	b, at := encodeTick(w.buf, tick, inputs, hash, reconnects)
+	b, at := encodeTick(w.buf, tick, inputs, hash, reconnects, events, result)
 	if len(b)-at > MaxRecordLen {
 		return fmt.Errorf("replay: write tick %d: %d-byte record over the cap", tick, len(b)-at)
 	}
@@ -101,6 +107,12 @@ func (w *Writer) WriteTick(tick uint32, inputs []sim.Input, hash uint64, reconne
 // before the first). ws.Tick must equal tick. The caller decides how often (the header's
 // keyframe_every; DefaultKeyframeEvery); the server fsyncs after it.
 func (w *Writer) WriteKeyframe(tick uint32, ws *pb.WorldState) error {
+	return w.WriteKeyframeHistory(tick, ws, nil)
+}
+
+// WriteKeyframeHistory is WriteKeyframe with the past states a Historian game's next Step may
+// read (World.PastStates, oldest first), so a seek to it re-simulates exactly.
+func (w *Writer) WriteKeyframeHistory(tick uint32, ws *pb.WorldState, past []*pb.WorldState) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
@@ -113,7 +125,7 @@ func (w *Writer) WriteKeyframe(tick uint32, ws *pb.WorldState) error {
 		return fmt.Errorf("replay: write keyframe %d: world is at tick %d", tick, ws.GetTick())
 	}
 	off := w.off
-	frame, err := w.frameMessage(w.buf[:0], &pb.Record{Kind: &pb.Record_Keyframe{Keyframe: &pb.Keyframe{Tick: tick, World: ws}}})
+	frame, err := w.frameMessage(w.buf[:0], &pb.Record{Kind: &pb.Record_Keyframe{Keyframe: &pb.Keyframe{Tick: tick, World: ws, History: past}}})
 	if err != nil {
 		return fmt.Errorf("replay: write keyframe %d: %w", tick, err)
 	}
@@ -212,7 +224,7 @@ const tickHead = maxPrefixLen + 1 + maxPrefixLen
 // encodeTick frames a tick record in b (reused from its start) and returns b and the frame's
 // offset in it: the frame is b[at:]. The payload is byte for byte what proto.Marshal writes for
 // the same Record, in one pass and without building messages.
-func encodeTick(b []byte, tick uint32, inputs []sim.Input, hash uint64, reconnects []uint32) (_ []byte, at int) {
+func encodeTick(b []byte, tick uint32, inputs []sim.Input, hash uint64, reconnects []uint32, events []sim.Event, result *sim.Result) (_ []byte, at int) {
 	b = append(b[:0], make([]byte, tickHead)...)
 	if tick != 0 {
 		b = append(b, 1<<3|byte(protowire.VarintType))
@@ -239,6 +251,18 @@ func encodeTick(b []byte, tick uint32, inputs []sim.Input, hash uint64, reconnec
 			}
 			b = patchLen(b, valsAt)
 		}
+		if len(in.Meta) > 0 {
+			b = protowire.AppendTag(b, 5, protowire.BytesType)
+			b = protowire.AppendBytes(b, in.Meta)
+		}
+		if in.RenderTick != 0 {
+			b = append(b, 6<<3|byte(protowire.VarintType))
+			b = appendVarint(b, uint64(in.RenderTick))
+		}
+		if in.Subtick != 0 {
+			b = append(b, 7<<3|byte(protowire.VarintType))
+			b = appendVarint(b, uint64(in.Subtick))
+		}
 		b = patchLen(b, lenAt)
 	}
 	if hash != 0 {
@@ -252,6 +276,16 @@ func encodeTick(b []byte, tick uint32, inputs []sim.Input, hash uint64, reconnec
 			b = appendVarint(b, uint64(v))
 		}
 		b = patchLen(b, lenAt)
+	}
+	for i := range events { // rare: these may allocate
+		ev := sim.AppendEvent(nil, tick, &events[i], true)
+		ev[0] = 5<<3 | byte(protowire.BytesType) // TickRecord.events instead of Frame.events
+		b = append(b, ev...)
+	}
+	if result != nil {
+		r := sim.AppendResult(nil, result)
+		r[0] = 6<<3 | byte(protowire.BytesType) // TickRecord.result instead of Frame.result
+		b = append(b, r...)
 	}
 	body := len(b) - tickHead
 	at = tickHead - protowire.SizeVarint(uint64(body))
