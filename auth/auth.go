@@ -77,6 +77,9 @@ type Claims struct {
 	// Session identifies one resume session of a seat: the server keeps the newest per seat
 	// and refuses older ones (4001). Required on resume tokens.
 	Session string `json:"s,omitempty"`
+	// Meta is the player's metadata for the game (a name, a team: JSON by convention), signed
+	// with the rest; the game gets it with the player's join. Empty: none.
+	Meta string `json:"m,omitempty"`
 }
 
 // ExpiresAt returns Expiry as a time.

@@ -13,7 +13,7 @@ import (
 const defaultTokenTTL = 60 * time.Second
 
 func runToken(p *Program, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("token", "usage: "+p.Name+` token -room ID [-player N] [-role player|spectator|admin] [-ttl 60s]
+	fs := newFlagSet("token", "usage: "+p.Name+` token -room ID [-player N] [-role player|spectator|admin] [-meta JSON] [-ttl 60s]
 
 Mints an HMAC-SHA256 join token with the server's shared secret and prints it.
 Clients pass it as /ws?token=...; admin tokens also authorize POST /rooms and
@@ -22,6 +22,7 @@ POST /admin/close (Authorization: Bearer ...).`, "", stderr)
 	game := fs.String("game", "", "game `name` (used when an admin join creates the room)")
 	player := fs.Uint("player", 0, "player `id` (required for role player)")
 	role := fs.String("role", "player", "`role`: player, spectator or admin")
+	meta := fs.String("meta", "", "the player's metadata for the game (`JSON`, e.g. {\"name\":\"ann\",\"team\":\"red\"})")
 	ttl := fs.Duration("ttl", defaultTokenTTL, "token lifetime")
 	secretFile := fs.String("auth-secret-file", "", "`file` holding the secret (else $"+auth.EnvSecret+")")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -42,7 +43,7 @@ POST /admin/close (Authorization: Bearer ...).`, "", stderr)
 	}
 	tok, err := auth.Mint(secret, auth.Claims{
 		Kind: auth.KindJoin, Room: *room, Game: *game, Player: uint32(*player), Role: auth.Role(*role),
-		Expiry: time.Now().Add(*ttl).Unix(),
+		Expiry: time.Now().Add(*ttl).Unix(), Meta: *meta,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, p.Name+" token: %v\n", err)

@@ -25,7 +25,8 @@ const (
 	CodeUnauthorized = 4001 // stale session or room not covered by the token
 	CodeRoomClosed   = 4002 // room closed
 	CodeServerFull   = 4003 // room limit reached
-	CodeRoomNotFound = 4004 // unknown room, or join-create with an unknown game
+	CodeRoomNotFound = 4004 // unknown room, or join-create with an unknown game or a config the game refuses
+	CodeJoinRefused  = 4005 // the game refused the join (its reason); do not reconnect
 	CodeRoomFull     = 4009 // room full
 	CodeReplaced     = 4010 // replaced by a newer session
 	CodeTooManySeats = 4029 // the address holds -max-seats-per-ip seats already (anonymous mode)
@@ -67,6 +68,8 @@ var (
 	errRoomClosed   = errors.New("room closed")
 	errRoomFailed   = errors.New("internal error")
 	errGameRejected = errors.New("room cannot start")
+	errMatchOver    = errors.New("match over")
+	errMetaTooLong  = errors.New("join meta too long")
 )
 
 // CloseError is a close with an explicit code and reason (the admin close call).
@@ -82,9 +85,19 @@ func (e *CloseError) Error() string { return e.Reason }
 // codes are chosen. Reasons are cut to 123 bytes.
 func closeFor(err error) (code uint16, reason string) {
 	var ce *CloseError
+	var refused *engine.RefusedError
 	switch {
 	case errors.As(err, &ce):
 		code, reason = ce.Code, ce.Reason
+	case errors.As(err, &refused): // the game's own words
+		code, reason = CodeJoinRefused, refused.Reason
+		if reason == "" {
+			reason = "join refused"
+		}
+	case errors.Is(err, errMatchOver):
+		code, reason = CodeRoomClosed, "match over"
+	case errors.Is(err, errGameRejected): // the game's own words on its config
+		code, reason = CodeRoomNotFound, err.Error()
 	case errors.Is(err, errLeave):
 		code, reason = CodeNormal, "bye"
 	case errors.Is(err, ErrShutdown):
@@ -94,7 +107,7 @@ func closeFor(err error) (code uint16, reason string) {
 	case errors.Is(err, errMalformed), errors.Is(err, errUnknownKind), errors.Is(err, errSeqRange),
 		errors.Is(err, errExtraValues), errors.Is(err, errFlood), errors.Is(err, errTooSlow),
 		errors.Is(err, errJoinTimeout), errors.Is(err, errPingTimeout), errors.Is(err, errJoinFirst),
-		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull):
+		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull), errors.Is(err, errMetaTooLong):
 		code, reason = CodePolicy, unwrapText(err)
 	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
@@ -127,7 +140,7 @@ func closeFor(err error) (code uint16, reason string) {
 // string: none carries an error's text (addresses, paths).
 func unwrapText(err error) string {
 	for _, s := range []error{errMalformed, errUnknownKind, errSeqRange, errExtraValues, errFlood,
-		errTooSlow, errJoinTimeout, errPingTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom,
+		errTooSlow, errJoinTimeout, errPingTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom, errMetaTooLong,
 		errSuperseded} {
 		if errors.Is(err, s) {
 			return s.Error()

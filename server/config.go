@@ -102,6 +102,11 @@ type Config struct {
 	// a connection silent for ping + pong is dropped, its seat held). The read deadline moves
 	// at most once per 1/32 of ping + pong, so the drop comes within [31/32, 1] of it.
 	PongTimeout time.Duration
+	// MaxJoinMeta bounds a join's player metadata in anonymous mode, in bytes (default 256).
+	MaxJoinMeta int
+	// MatchOverGrace is how long a room whose game ended the match stays open, so its last
+	// frame (with the result) reaches every client, before it closes with 4002 (default 2 s).
+	MatchOverGrace time.Duration
 	// JoinTimeout is how long a connection may wait before joining (default 10 s).
 	JoinTimeout time.Duration
 	// ReconnectGrace is how long a dropped player's seat is held (default 20 s).
@@ -169,6 +174,8 @@ func (c *Config) setDefaults() {
 	def(&c.InputRate, 3*c.TickRate)
 	def(&c.InputBurst, 2*c.TickRate)
 	def(&c.InputBytes, 64<<10)
+	def(&c.MaxJoinMeta, 256)
+	defd(&c.MatchOverGrace, 2*time.Second)
 	defd(&c.HeaderTimeout, 5*time.Second)
 	defd(&c.WriteTimeout, 5*time.Second)
 	defd(&c.MaxLag, 5*time.Second)
@@ -208,7 +215,7 @@ func (c *Config) validate() error {
 		"max catch-up": c.MaxCatchup, "ring": c.Ring, "max rooms": c.MaxRooms, "max players": c.MaxPlayers,
 		"max conns": c.MaxConns, "max message bytes": c.MaxMsgBytes, "max header bytes": c.MaxHeaderBytes,
 		"inbox": c.Inbox, "inputs per tick": c.InputsPerTick, "input rate": c.InputRate,
-		"input burst": c.InputBurst, "input bytes": c.InputBytes,
+		"input burst": c.InputBurst, "input bytes": c.InputBytes, "max join meta": c.MaxJoinMeta,
 	} {
 		if v < 1 {
 			bad("%s must be at least 1, got %d", name, v)
@@ -243,6 +250,6 @@ func (c *Config) validate() error {
 const netHTTPHeaderSlack = 4 << 10
 
 // maxLagTicks is MaxLag in ticks (at least 2).
-func (c *Config) maxLagTicks() uint32 {
-	return uint32(max(int64(c.MaxLag)*int64(c.TickRate)/int64(time.Second), 2))
+func (c *Config) maxLagTicks(tickRate int) uint32 {
+	return uint32(max(int64(c.MaxLag)*int64(tickRate)/int64(time.Second), 2))
 }

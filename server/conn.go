@@ -65,6 +65,7 @@ type conn struct {
 	readSet   time.Time   // when the idle timer was last moved (refreshRead)
 	idle      *time.Timer // fires after ping + pong of silence: 1008 "ping timeout"
 	rate      bucket
+	rateSet   bool // rate scaled to the room's tick rate
 	bytes     bucket
 	floodAt   time.Time
 	floodN    int
@@ -176,16 +177,17 @@ func (c *conn) writeLoop() {
 				c.fail(errTooSlow) // the next turn writes the close
 				continue
 			}
-			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, len(f.body.B))
-			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.B) == nil
+			n := len(f.body.B) + len(f.extra)
+			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, n)
+			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.B, f.extra) == nil
 			if ok {
-				c.lag.wrote(len(hdr) + len(f.body.B))
+				c.lag.wrote(len(hdr) + n)
 				if f.mark != nil {
 					f.mark.written(f.tick)
 				}
 				c.srv.m.framesOut.Inc()
 				c.srv.framesWritten.Add(1)
-				c.srv.m.bytesOut.Add(float64(len(hdr) + len(f.body.B)))
+				c.srv.m.bytesOut.Add(float64(len(hdr) + n))
 			}
 			f.body.Release()
 			if !ok {
@@ -490,12 +492,13 @@ func (c *conn) handle(b []byte) error {
 	if r := c.room.Load(); r != nil {
 		nIn = r.nInputs
 	}
-	if seq, vals, ok := fastInput(b, c.raw[:0], nIn); ok {
+	var when engine.When
+	if seq, vals, ok := fastInputWhen(b, c.raw[:0], nIn, &when); ok {
 		c.raw = vals
 		if !c.joinSent {
 			return errJoinFirst
 		}
-		return c.input(seq, vals, len(b), s.cfg.Now())
+		return c.input(seq, when, vals, len(b), s.cfg.Now())
 	}
 	if err := decodeClientMessage(b, &c.msg, nIn); err != nil {
 		return err
@@ -512,7 +515,7 @@ func (c *conn) handle(b []byte) error {
 		if !c.joinSent {
 			return errJoinFirst
 		}
-		return c.input(k.Input.GetSeq(), k.Input.GetValues(), len(b), now)
+		return c.input(k.Input.GetSeq(), whenOf(k.Input), k.Input.GetValues(), len(b), now)
 	case *pb.ClientMessage_Leave:
 		if r := c.room.Load(); r != nil {
 			r.enqueue(roomCmd{kind: cmdLeave, c: c})
@@ -537,7 +540,7 @@ func (c *conn) handle(b []byte) error {
 
 // input validates one input and offers it to the seat's inbox: rate and byte buckets, clamp,
 // seq window. Drops are counted; a sustained flood closes the connection.
-func (c *conn) input(seq uint32, values []int32, size int, now time.Time) error {
+func (c *conn) input(seq uint32, when engine.When, values []int32, size int, now time.Time) error {
 	m := c.srv.m
 	if c.spectator.Load() {
 		m.drop(dropSpectator)
@@ -548,6 +551,15 @@ func (c *conn) input(seq uint32, values []int32, size int, now time.Time) error 
 		m.drop(dropNotSeated)
 		return nil
 	}
+	r := c.room.Load()
+	if !c.rateSet {
+		// A game with its own tick rate gets inputs at its rate: the input rate scales with it.
+		c.rateSet = true
+		if hz := r.tickRate; hz > c.srv.cfg.TickRate {
+			f := float64(hz) / float64(c.srv.cfg.TickRate)
+			c.rate.rate, c.rate.burst, c.rate.tokens = c.rate.rate*f, c.rate.burst*f, c.rate.tokens*f
+		}
+	}
 	if !c.rate.take(1, now) {
 		m.drop(dropRate)
 		return c.flooding(now)
@@ -556,14 +568,13 @@ func (c *conn) input(seq uint32, values []int32, size int, now time.Time) error 
 		m.drop(dropBytes)
 		return c.flooding(now)
 	}
-	r := c.room.Load()
 	c.vals = grow(c.vals, r.nInputs)
 	clear(c.vals)
 	copy(c.vals, values)
 	if n := r.schema.ClampInput(c.vals); n > 0 {
 		m.clamped.Add(float64(n))
 	}
-	drop, err := s.Inbox().Push(seq, c.vals, now)
+	drop, err := s.Inbox().PushWhen(seq, when, c.vals, now)
 	if err != nil {
 		return err
 	}

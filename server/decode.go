@@ -53,6 +53,14 @@ func decodeClientMessage(b []byte, m *pb.ClientMessage, nInputs int) error {
 // truncated varint); such a message takes decodeClientMessage's path, so refusals and their
 // reasons stay that decoder's. FuzzFastInput checks the two agree on what this one accepts.
 func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok bool) {
+	var when engine.When
+	return fastInputWhen(b, vals, nInputs, &when)
+}
+
+// fastInputWhen is fastInput that also reads the input's render tick and sub-tick into when
+// (the sub-tick clamped to 65535, as whenOf does).
+func fastInputWhen(b []byte, vals []int32, nInputs int, when *engine.When) (seq uint32, out []int32, ok bool) {
+	*when = engine.When{}
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num != 2 || typ != protowire.BytesType {
 		return 0, vals, false
@@ -69,7 +77,7 @@ func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok
 		}
 		body = body[n:]
 		switch {
-		case (num == 1 || num == 2 || num == 3) && typ == protowire.VarintType:
+		case num >= 1 && num <= 5 && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(body)
 			if n < 0 {
 				return 0, vals, false
@@ -80,6 +88,10 @@ func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok
 				seq = uint32(v)
 			case 3:
 				out = append(out, int32(protowire.DecodeZigZag(v&math.MaxUint32)))
+			case 4:
+				when.RenderTick = uint32(v)
+			case 5:
+				when.Subtick = uint16(min(uint32(v), math.MaxUint16))
 			}
 		case num == 3 && typ == protowire.BytesType: // packed values
 			p, n := protowire.ConsumeBytes(body)
@@ -106,6 +118,11 @@ func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok
 		return 0, vals, false
 	}
 	return seq, out, true
+}
+
+// whenOf is an Input's render tick and sub-tick as the engine takes them.
+func whenOf(in *pb.Input) engine.When {
+	return engine.When{RenderTick: in.GetRenderTick(), Subtick: uint16(min(in.GetSubtick(), math.MaxUint16))}
 }
 
 // maxJoinRoomLen is how long a join's room may be: a live room id, or "replay:" and a recording

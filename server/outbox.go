@@ -12,6 +12,7 @@ import (
 // client's header fields.
 type frame struct {
 	body     *engine.Body
+	extra    []byte // this client's events and result, after the body (usually nil)
 	tick     uint32
 	baseline uint32
 	lastSeq  uint32

@@ -2,17 +2,28 @@ package server
 
 import "github.com/ticksync/ticksync/sim"
 
-// Recorder receives every tick of a room, in order, on the room's goroutine: the inputs
-// Step applied (joins and leaves included), the players that resumed their held seat on a new
-// connection in that tick (marks for viewers, not inputs), and the state after it. Neither
-// slice may be kept past the call. st is the ring's immutable
-// copy of that tick and stays valid until the ring wraps (Ring ticks later); a recorder that
-// hashes or encodes it off the tick path must copy what it needs within that window. Tick
-// must not block for long: a recorder queues and writes elsewhere. An error stops recording
-// (the match goes on; with RequireRecording the room ends with 1011).
+// Recorder receives every tick of a room, in order, on the room's goroutine. Tick must not
+// block for long: a recorder queues and writes elsewhere. An error stops recording (the match
+// goes on; with RequireRecording the room ends with 1011).
 type Recorder interface {
-	Tick(tick uint32, inputs []sim.Input, reconnects []uint32, st *sim.State) error
+	Tick(t *TickData) error
 	Close(reason string) error
+}
+
+// TickData is one tick as a recorder sees it. Its slices are the room's: none may be kept past
+// the call. State is the ring's immutable copy of the tick and stays valid until the ring wraps
+// (RoomInfo.Ring ticks later); a recorder that hashes or encodes it off the tick path must copy
+// what it needs within that window. Events and Result are immutable and may be kept.
+type TickData struct {
+	Tick       uint32
+	Inputs     []sim.Input // what Step applied, joins and leaves included, in delivery order
+	Reconnects []uint32    // players that resumed their held seat on a new connection (marks, not inputs)
+	State      *sim.State  // the world after the tick
+	Events     []sim.Event // the game events Step emitted
+	Result     *sim.Result // set at the tick the game ended the match
+	// Past returns the past states the game's next Step may read (a Historian game's history,
+	// oldest first; nil for other games). Valid only during Tick: a keyframe saves them.
+	Past func() []*sim.State
 }
 
 // RoomInfo describes a room to a recorder factory.
@@ -21,10 +32,12 @@ type RoomInfo struct {
 	Game     string
 	Config   []byte
 	Seed     uint32
-	TickRate int
+	TickRate int // the room's: the game's own rate when it has one
 	Schema   *sim.Schema
 	// InputsPerTick is k, informational.
 	InputsPerTick int
 	// Ring is the room's ring size: how many ticks a State passed to Tick stays valid.
 	Ring int
+	// History is how many past states the game reads (sim.Historian; 0: none).
+	History int
 }

@@ -150,7 +150,7 @@ func (fr *fileRecorders) start(ri RoomInfo) (_ Recorder, err error) {
 	h := &pb.RecordingHeader{
 		FormatVersion: replay.FormatVersion, Game: ri.Game, State: st, Input: in, Config: ri.Config,
 		Seed: ri.Seed, TickRate: uint32(ri.TickRate), StartUnixMs: start.UnixMilli(), Room: ri.ID,
-		KeyframeEvery: k, InputsPerTick: uint32(max(ri.InputsPerTick, 0)),
+		KeyframeEvery: k, InputsPerTick: uint32(max(ri.InputsPerTick, 0)), History: uint32(max(ri.History, 0)),
 	}
 	w, err := replay.NewWriter(f, h)
 	if err != nil {
@@ -299,6 +299,9 @@ type recEntry struct {
 	vals       []int32
 	reconnects []uint32
 	st         *sim.State
+	events     []sim.Event      // immutable: the engine's copies
+	result     *sim.Result      // immutable
+	past       []*pb.WorldState // a keyframe tick's history (Historian games)
 }
 
 // fileRecorder records one room (docs/operations.md, "Recordings"). The room goroutine calls Tick and Close;
@@ -341,7 +344,8 @@ func (r *fileRecorder) Path() string { return r.path }
 
 // Tick queues tick for the writer. With the queue full it fails the recording, which ends at
 // the last tick written: a prefix of the match, never one with gaps.
-func (r *fileRecorder) Tick(tick uint32, inputs []sim.Input, reconnects []uint32, st *sim.State) error {
+func (r *fileRecorder) Tick(t *TickData) error {
+	tick := t.Tick
 	if r.failed.Load() {
 		return r.failure()
 	}
@@ -356,18 +360,26 @@ func (r *fileRecorder) Tick(tick uint32, inputs []sim.Input, reconnects []uint32
 		r.fail(tick, err)
 		return r.failure()
 	}
-	e.tick, e.st = tick, st
-	e.reconnects = append(e.reconnects[:0], reconnects...)
-	e.inputs = append(e.inputs[:0], inputs...)
+	e.tick, e.st = tick, t.State
+	e.reconnects = append(e.reconnects[:0], t.Reconnects...)
+	e.inputs = append(e.inputs[:0], t.Inputs...)
 	e.vals = e.vals[:0]
-	for i := range inputs {
-		e.vals = append(e.vals, inputs[i].Values...)
+	for i := range t.Inputs {
+		e.vals = append(e.vals, t.Inputs[i].Values...)
 	}
 	off := 0
 	for i := range e.inputs { // point at the entry's copy only now: appends may have moved it
 		if n := len(e.inputs[i].Values); n > 0 {
 			e.inputs[i].Values = e.vals[off : off+n : off+n]
 			off += n
+		}
+	}
+	e.events, e.result, e.past = t.Events, t.Result, nil
+	if tick%r.k == 0 && t.Past != nil {
+		// The world's history is overwritten as it steps: save it now, on the room's
+		// goroutine (a keyframe every few seconds, for games that keep one).
+		for _, st := range t.Past() {
+			e.past = append(e.past, st.Save())
 		}
 	}
 	r.queue <- e // never blocks: there are only cap(queue) entries
@@ -472,7 +484,7 @@ func (r *fileRecorder) drain() {
 // the ring has wrapped over.
 func (r *fileRecorder) write(e *recEntry) {
 	defer func() {
-		e.st = nil
+		e.st, e.events, e.result, e.past = nil, nil, nil, nil
 		r.free <- e
 	}()
 	if r.failed.Load() {
@@ -483,9 +495,9 @@ func (r *fileRecorder) write(e *recEntry) {
 	if e.tick%r.k == 0 {
 		ws = e.st.Save()
 	}
-	err := r.w.WriteTick(e.tick, e.inputs, hash, e.reconnects)
+	err := r.w.WriteTickEvents(e.tick, e.inputs, hash, e.reconnects, e.events, e.result)
 	if err == nil && ws != nil {
-		err = r.w.WriteKeyframe(e.tick, ws)
+		err = r.w.WriteKeyframeHistory(e.tick, ws, e.past)
 		if err == nil && r.sync {
 			err = r.f.Sync()
 		}

@@ -90,7 +90,8 @@ func BenchmarkRecorderTick(b *testing.B) {
 		n++
 		b.StartTimer()
 		t1 := time.Now()
-		err := rec.Tick(n, last.Inputs, nil, cur)
+		td := TickData{Tick: n, Inputs: last.Inputs, State: cur}
+		err := rec.Tick(&td)
 		records += time.Since(t1)
 		b.StopTimer()
 		require.NoError(b, err)

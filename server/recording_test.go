@@ -38,10 +38,10 @@ type pacedRecorder struct {
 	paced atomic.Bool
 }
 
-func (p *pacedRecorder) Tick(tick uint32, inputs []sim.Input, reconnects []uint32, st *sim.State) error {
-	err := p.fileRecorder.Tick(tick, inputs, reconnects, st)
+func (p *pacedRecorder) Tick(t *TickData) error {
+	err := p.fileRecorder.Tick(t)
 	if err == nil && p.paced.Load() {
-		p.waitWritten(tick)
+		p.waitWritten(t.Tick)
 	}
 	return err
 }
@@ -564,7 +564,7 @@ func TestRecordingPrunedWhenOneEnds(t *testing.T) {
 		w.Step(g, nil)
 		w.Snapshot(st)
 		for _, rec := range recs {
-			require.NoError(t, rec.Tick(tick, nil, nil, st))
+			require.NoError(t, rec.Tick(&TickData{Tick: tick, State: st}))
 			rec.waitWritten(tick) // each writer has pruned at its start before writing
 		}
 	}

@@ -47,6 +47,7 @@ type joinReq struct {
 	session   string
 	lastTick  uint32
 	wantStats bool
+	meta      []byte // the player's metadata for the game (token claim or join field)
 }
 
 type roomCmd struct {
@@ -75,6 +76,7 @@ type Room struct {
 	nInputs  int
 	welcome  *pb.Welcome // template: schema and constants
 	recorder Recorder
+	tickRate int // the game's own rate (sim.TickRater), else Config.TickRate
 
 	mu      sync.Mutex // guards cmds, stopErr, wake
 	cmds    []roomCmd
@@ -102,6 +104,9 @@ type Room struct {
 	holds      []*pb.InputHold
 	memSample  []rtmetrics.Sample
 	recordErr  error
+	tickData   TickData // reused for every recorder call
+	pastFn     func() []*sim.State
+	overAt     time.Time    // when the game ended the match (zero while it goes on)
 	wk         *waker       // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
 	marks      [8]writeMark // per tick mod 8, while measuring: when its frames were written
 
@@ -121,6 +126,15 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errGameRejected, err)
 	}
+	tickRate := cfg.TickRate
+	if tr, ok := g.(sim.TickRater); ok {
+		if hz := int(tr.TickRate()); hz != 0 {
+			if hz < minTickRate || hz > maxTickRate {
+				return nil, fmt.Errorf("%w: the game's tick rate %d Hz is out of range %d..%d", errGameRejected, hz, minTickRate, maxTickRate)
+			}
+			tickRate = hz
+		}
+	}
 	schema := g.Schema()
 	seed := seedFor(id, now)
 	w := sim.NewWorld(schema, seed)
@@ -128,7 +142,7 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 		return nil, fmt.Errorf("%w: init: %v", errGameRejected, err)
 	}
 	ecfg := engine.Config{Ring: cfg.Ring, MaxPlayers: cfg.MaxPlayers, Inbox: cfg.Inbox, InputsPerTick: cfg.InputsPerTick,
-		HashEvery: max(cfg.HashEvery, 0), ReconnectGrace: cfg.ReconnectGrace, MaxLag: cfg.maxLagTicks()}
+		HashEvery: max(cfg.HashEvery, 0), ReconnectGrace: cfg.ReconnectGrace, MaxLag: cfg.maxLagTicks(tickRate)}
 	if cfg.Auth == AuthAnonymous && cfg.MaxSeatsPerIP > 0 {
 		ecfg.Seats = seatLimiter{s}
 	}
@@ -140,15 +154,19 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	r := &Room{
 		id: id, game: game, config: config, srv: s, cfg: cfg, created: now,
 		log:    cfg.Logger.With("room", id, "game", game),
-		schema: schema, nInputs: schema.NumInputs(), eng: eng,
-		welcome: &pb.Welcome{Room: id, Game: game, TickRate: uint32(cfg.TickRate), State: st, Input: in,
+		schema: schema, nInputs: schema.NumInputs(), eng: eng, tickRate: tickRate,
+		welcome: &pb.Welcome{Room: id, Game: game, TickRate: uint32(tickRate), State: st, Input: in,
 			ReconnectGraceMs: uint32(cfg.ReconnectGrace / time.Millisecond), HashEvery: uint32(max(cfg.HashEvery, 0))},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), emptySince: now,
 	}
 	r.lapFn = r.lap
-	r.clk = newClock(now, cfg.TickRate, cfg.MaxCatchup)
+	r.clk = newClock(now, tickRate, cfg.MaxCatchup)
+	if hist := sim.HistoryDepth(g); hist > 0 {
+		r.pastFn = w.PastStates
+	}
 	if cfg.NewRecorder != nil {
-		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: cfg.TickRate, Schema: schema, InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring})
+		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: tickRate, Schema: schema,
+			InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring, History: sim.HistoryDepth(g)})
 		r.noteRecording(rec, err)
 		if err != nil && cfg.RequireRecording {
 			return nil, fmt.Errorf("server: room %s: recorder: %w", id, err)
@@ -285,6 +303,9 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 			ok = false
 		}
 	}()
+	if !r.overAt.IsZero() {
+		return r.afterMatch(now)
+	}
 	var allocs0 uint64
 	measuring := len(r.statSubs) > 0
 	if measuring {
@@ -317,11 +338,16 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	m.encode.Observe(t3.Sub(t2).Seconds())
 	m.handoff.Observe(t4.Sub(t3).Seconds())
 	m.total.Observe(t4.Sub(t0).Seconds())
-	if late > time.Second/time.Duration(4*r.cfg.TickRate) {
+	if late > time.Second/time.Duration(4*r.tickRate) {
 		m.lateTicks.Inc()
 	}
 	if measuring {
 		r.sample(rd, t0, t1, t2, t3, t4, late, allocs0)
+	}
+	if rd.Result != nil {
+		r.overAt = now
+		r.log.Info("match over", "tick", tick, "result", rd.Result.Summary, "winners", rd.Result.Winners)
+		return true
 	}
 	if r.eng.Empty() {
 		if now.Sub(r.emptySince) >= r.cfg.RoomGrace {
@@ -331,6 +357,31 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 		}
 	} else {
 		r.emptySince = now
+	}
+	return true
+}
+
+// afterMatch is a tick of a room whose game ended the match: nothing steps; the last frame
+// (with the result) reaches the clients' sockets during MatchOverGrace, then every connection
+// is closed with 4002 "match over". Joins meanwhile are refused the same way.
+func (r *Room) afterMatch(now time.Time) bool {
+	r.mu.Lock()
+	r.busy, r.cmds = r.cmds, r.busy[:0]
+	r.mu.Unlock()
+	for i := range r.busy {
+		c := &r.busy[i]
+		switch c.kind {
+		case cmdJoin:
+			c.c.fail(errMatchOver)
+		case cmdLeave, cmdGone:
+			r.unsubscribe(c.c)
+		}
+		*c = roomCmd{}
+	}
+	r.busy = r.busy[:0]
+	if now.Sub(r.overAt) >= r.cfg.MatchOverGrace {
+		r.finish(errMatchOver)
+		return false
 	}
 	return true
 }
@@ -359,7 +410,7 @@ func (r *Room) commands() {
 			c.c.wantStats = c.join.wantStats
 			r.eng.Join(c.c.ec, engine.JoinReq{Player: c.join.player, Spectator: c.join.spectator,
 				Resume: c.join.resume, Session: c.join.session, NewSession: auth.NewSession(),
-				LastTick: c.join.lastTick, Addr: c.c.ip})
+				LastTick: c.join.lastTick, Addr: c.c.ip, Meta: c.join.meta})
 		case cmdLeave:
 			r.unsubscribe(c.c)
 			r.eng.Leave(c.c.ec)
@@ -465,7 +516,11 @@ func (r *Room) record(rd *engine.Ready) {
 	if r.recorder == nil {
 		return
 	}
-	if err := r.recorder.Tick(rd.Tick, rd.Inputs, rd.Resumes, rd.State); err != nil {
+	r.tickData = TickData{Tick: rd.Tick, Inputs: rd.Inputs, Reconnects: rd.Resumes, State: rd.State,
+		Events: rd.Events, Result: rd.Result, Past: r.pastFn}
+	err := r.recorder.Tick(&r.tickData)
+	r.tickData = TickData{}
+	if err != nil {
 		r.log.Error("recording stopped", "tick", rd.Tick, "err", err)
 		_ = r.recorder.Close("error: " + err.Error())
 		r.recorder, r.recordErr = nil, err
@@ -495,7 +550,7 @@ func (r *Room) handoff(rd *engine.Ready, measuring bool) {
 	for i := range rd.Frames {
 		f := &rd.Frames[i]
 		mb := f.Client.Peer.(*conn).mb
-		if mb.store(frame{body: f.Body, tick: f.Tick, baseline: f.Baseline, lastSeq: f.LastSeq, mark: mark}) {
+		if mb.store(frame{body: f.Body, extra: f.Extra, tick: f.Tick, baseline: f.Baseline, lastSeq: f.LastSeq, mark: mark}) {
 			if wk != nil {
 				wk.queue(mb)
 			} else {

@@ -81,7 +81,8 @@ type fakeRecorder struct {
 	closed string
 }
 
-func (f *fakeRecorder) Tick(tick uint32, inputs []sim.Input, _ []uint32, st *sim.State) error {
+func (f *fakeRecorder) Tick(t *TickData) error {
+	tick, inputs, st := t.Tick, t.Inputs, t.State
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if st.Tick() != tick {

@@ -213,7 +213,7 @@ func (s *Server) join(c *conn, j *pb.Join) error {
 			game = s.defaultGame()
 		}
 		var err error
-		r, err = s.CreateRoom(j.GetRoom(), game, nil)
+		r, err = s.CreateRoom(j.GetRoom(), game, j.GetConfig())
 		if errors.Is(err, ErrRoomExists) { // another join created it first
 			r, ok = s.Room(j.GetRoom())
 			if !ok {
@@ -224,8 +224,17 @@ func (s *Server) join(c *conn, j *pb.Join) error {
 		}
 	}
 	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin}
+	if cl == nil && j.GetMeta() != "" { // anonymous mode: the join says who the player is
+		if len(j.GetMeta()) > s.cfg.MaxJoinMeta {
+			return errMetaTooLong
+		}
+		req.meta = []byte(j.GetMeta())
+	}
 	if cl != nil {
 		req.player = cl.Player
+		if cl.Meta != "" {
+			req.meta = []byte(cl.Meta)
+		}
 		switch {
 		case cl.Role == auth.RoleSpectator:
 			req.spectator = true

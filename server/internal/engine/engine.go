@@ -183,7 +183,7 @@ type Engine struct {
 	ready Ready
 	vals  []int32 // this tick's input values, which ready.Inputs point into
 	metas [][]byte
-	hist  uint32  // the game's History (render ticks are clamped to it)
+	hist  uint32 // the game's History (render ticks are clamped to it)
 
 	filter sim.JoinFilter // nil unless the game refuses joins
 	evlog  []tickEvents   // recent ticks' events, oldest first (clients get those since their baseline)
