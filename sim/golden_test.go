@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	pb "github.com/ticksync/ticksync/proto/ticksync/v1"
 	"github.com/ticksync/ticksync/sim"
+	"github.com/ticksync/ticksync/sim/simtest"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -37,6 +39,24 @@ type goldenFrame struct {
 	FrameB64 string         `json:"frame_b64"`
 	State    []goldenEntity `json:"state"`
 	Hash     string         `json:"hash"`
+	Events   []goldenEvent  `json:"events,omitempty"` // the frame's game events, in order (absent: none)
+	Result   *goldenResult  `json:"result,omitempty"` // the frame's match result (absent: none)
+}
+
+// goldenEvent is one Frame.events entry (a frame carries no recipients).
+type goldenEvent struct {
+	Tick   uint32  `json:"tick"`
+	Kind   uint32  `json:"kind"`
+	Values []int32 `json:"values"`
+	Data   string  `json:"data"` // hex
+}
+
+// goldenResult is a Frame.result.
+type goldenResult struct {
+	Tick    uint32   `json:"tick"`
+	Winners []uint32 `json:"winners"`
+	Summary string   `json:"summary"`
+	Data    string   `json:"data"` // hex
 }
 
 type goldenEntity struct {
@@ -46,9 +66,19 @@ type goldenEntity struct {
 	Bytes  []string `json:"bytes,omitempty"` // hex of each bytes field in schema order; absent when the class has none
 }
 
-// goldenFrameOf records one applied frame and the state the mirror holds after it.
+// goldenFrameOf records one applied frame and the state the mirror holds after it, with the
+// frame's events and result as proto.Unmarshal reads them.
 func goldenFrameOf(msg []byte, st *sim.State) goldenFrame {
 	g := goldenFrame{FrameB64: base64.StdEncoding.EncodeToString(msg), State: []goldenEntity{}, Hash: fmt.Sprintf("%016x", st.Hash())}
+	var sm pb.ServerMessage
+	if err := proto.Unmarshal(msg, &sm); err == nil {
+		for _, ev := range sm.GetFrame().GetEvents() {
+			g.Events = append(g.Events, goldenEventOf(ev.GetTick(), ev.GetKind(), ev.GetValues(), ev.GetData()))
+		}
+		if r := sm.GetFrame().GetResult(); r != nil {
+			g.Result = goldenResultOf(&sim.Result{Tick: r.GetTick(), Winners: r.GetWinners(), Summary: r.GetSummary(), Data: r.GetData()})
+		}
+	}
 	for id := sim.Entity(1); id < st.MaxID(); id++ {
 		c, ok := st.ClassOf(id)
 		if !ok {
@@ -79,6 +109,7 @@ func TestGolden(t *testing.T) {
 		require.NoError(t, err)
 		gf.Scenarios = append(gf.Scenarios, goldenScenario{Name: sc.name, SchemaB64: base64.StdEncoding.EncodeToString(schema), Frames: sc.out})
 	}
+	gf.Scenarios = append(gf.Scenarios, goldenEventsScenario(t))
 	require.NotEmpty(t, gf.Scenarios)
 	got, err := json.MarshalIndent(gf, "", " ")
 	require.NoError(t, err)
@@ -135,4 +166,104 @@ func schemaFromBytes(t *testing.T, raw []byte) *sim.Schema {
 	s, err := sim.SchemaFromProto(&st, nil)
 	require.NoError(t, err)
 	return s
+}
+
+func goldenEventOf(tick, kind uint32, values []int32, data []byte) goldenEvent {
+	return goldenEvent{Tick: tick, Kind: kind, Values: append([]int32{}, values...), Data: hex.EncodeToString(data)}
+}
+
+func goldenResultOf(r *sim.Result) *goldenResult {
+	return &goldenResult{Tick: r.Tick, Winners: append([]uint32{}, r.Winners...), Summary: r.Summary, Data: hex.EncodeToString(r.Data)}
+}
+
+// goldenEventsScenario builds frames that carry game events and a match result the way the
+// server sends them: the shared body, then this client's events (sim.AppendEvent, without
+// recipients), then the result (sim.AppendResult), all inside the header's length. The expected
+// events and result come from the sources, and must equal what proto.Unmarshal reads back.
+func goldenEventsScenario(t *testing.T) goldenScenario {
+	t.Helper()
+	b := sim.NewSchemaBuilder()
+	c := b.Class("unit")
+	fx := c.Int("x")
+	fhp := c.Int("hp")
+	s, err := b.Build()
+	require.NoError(t, err)
+	w := sim.NewWorld(s, 1)
+	g := simtest.Game{S: s}
+	m := sim.NewMirror(s)
+	var enc sim.Encoder
+	u1 := w.Spawn(c.Handle())
+	w.Set(u1, fhp, 100)
+	u2 := w.Spawn(c.Handle())
+	w.Set(u2, fhp, 80)
+
+	type tickEvent struct {
+		tick uint32
+		ev   sim.Event
+	}
+	steps := []struct {
+		ticks    int // World.Steps before the frame (more than 1: a coalesced frame)
+		snapshot bool
+		events   []tickEvent
+		result   *sim.Result
+	}{
+		// A snapshot with one event for everyone.
+		{ticks: 1, snapshot: true, events: []tickEvent{{1, sim.Event{Kind: 1, Values: []int32{7}}}}},
+		// A frame without events.
+		{ticks: 1},
+		// Two ticks in one frame, several events: negative and extreme values, data bytes,
+		// an event of nothing but its kind.
+		{ticks: 2, events: []tickEvent{
+			{3, sim.Event{Kind: 2, Values: []int32{-1, -150, math.MinInt32, math.MaxInt32}}},
+			{3, sim.Event{Kind: 3, Data: []byte{0x00, 0xff, 'h', 'i'}}},
+			{4, sim.Event{Kind: 4}},
+			{4, sim.Event{Kind: 2, Values: []int32{-70000, 0, 5}, Data: []byte("boom")}},
+		}},
+		// The last frame: one more event and the result.
+		{ticks: 1, events: []tickEvent{{5, sim.Event{Kind: 5, Values: []int32{-3}}}},
+			result: &sim.Result{Tick: 5, Winners: []uint32{1, 3}, Summary: "red wins 5-3", Data: []byte{5, 3}}},
+	}
+	var base *sim.State
+	var frames []goldenFrame
+	for i, st := range steps {
+		for range st.ticks {
+			w.Step(&g, nil)
+			w.Set(u1, fx, w.Get(u1, fx)-37) // heading negative: the state changes every tick
+		}
+		if i == 2 {
+			w.Set(u2, fhp, 75)
+		}
+		cur := simtest.Snapshot(w)
+		if st.snapshot {
+			base = nil
+		}
+		body := enc.AppendBody(nil, base, cur, i == len(steps)-1)
+		var extra []byte
+		var want goldenFrame
+		for _, te := range st.events {
+			extra = sim.AppendEvent(extra, te.tick, &te.ev, false)
+			want.Events = append(want.Events, goldenEventOf(te.tick, te.ev.Kind, te.ev.Values, te.ev.Data))
+		}
+		if st.result != nil {
+			extra = sim.AppendResult(extra, st.result)
+			want.Result = goldenResultOf(st.result)
+		}
+		var baseline uint32
+		if base != nil {
+			baseline = base.Tick()
+		}
+		msg := sim.AppendFrameHeader(nil, cur.Tick(), baseline, uint32(i), len(body)+len(extra))
+		msg = append(append(msg, body...), extra...)
+		_, err := m.ApplyMessage(msg)
+		require.NoError(t, err, "frame %d", i)
+		got := goldenFrameOf(msg, m.State())
+		assert.Equal(t, want.Events, got.Events, "frame %d: events", i)
+		assert.Equal(t, want.Result, got.Result, "frame %d: result", i)
+		frames = append(frames, got)
+		base = cur
+	}
+	st, _ := s.Proto()
+	schema, err := proto.MarshalOptions{Deterministic: true}.Marshal(st)
+	require.NoError(t, err)
+	return goldenScenario{Name: "events: game events after the body, several per frame, data, negative values, then the match result", SchemaB64: base64.StdEncoding.EncodeToString(schema), Frames: frames}
 }
