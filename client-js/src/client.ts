@@ -11,7 +11,7 @@ import { newDecoder } from "./decode.js";
 import type { HandDecoder, ProtobufEsDecoder } from "./decode.js";
 import type { DecoderKind } from "./decode.js";
 import { Emitter } from "./emitter.js";
-import type { FrameData } from "./frame.js";
+import type { FrameData, GameEventData, MatchResultData } from "./frame.js";
 import { hashHex } from "./hash.js";
 import { Interpolator } from "./interp.js";
 import type { InterpolatedEntity } from "./interp.js";
@@ -88,6 +88,18 @@ export interface ConnectOptions {
   clock?: Clock;
   /** random returns numbers in [0, 1) for backoff jitter (default Math.random). */
   random?: () => number;
+  /**
+   * meta is the player's metadata for the game (a name, a team), sent as Join.meta: a string as
+   * is, an object as JSON. Anonymous mode only (with a token the token's meta claim counts); the
+   * server closes with 1008 past its -max-join-meta bytes.
+   */
+  meta?: string | Record<string, unknown>;
+  /**
+   * config is the room's game config, sent as Join.config (UTF-8 JSON: an object is
+   * JSON.stringify'd, a string sent as is). Only used when this join creates the room (see
+   * createIfMissing); a config the game refuses closes with 4004.
+   */
+  config?: Record<string, unknown> | string;
 }
 
 /** WelcomeInfo is the welcome with the compiled schema. */
@@ -151,6 +163,13 @@ export interface ClientEvents {
   error: Error;
   reconnecting: ReconnectingInfo;
   reconnected: WelcomeInfo;
+  /**
+   * event is one game event addressed to this client, emitted after the frame that carries it
+   * is applied (and after that frame's "frame" event), in order, each once.
+   */
+  event: GameEventData;
+  /** matchEnd reports how the game ended the match, once; the room closes with 4002 soon after. */
+  matchEnd: MatchResultData;
   /** close is final: no reconnect follows. */
   close: CloseInfo;
 }
@@ -268,6 +287,12 @@ export class Client extends Emitter<ClientEvents> {
   private lastInputAt = -Infinity;
   private inputValues: Int32Array = new Int32Array(0);
   private inputDirty = false;
+  private inputRenderTick = 0; // the render tick and sub-tick when the pending input was made
+  private inputSubtick = 0;
+  private eventsThrough = 0; // the tick through which game events were emitted
+  private matchEnded = false;
+  private readonly joinMeta: string;
+  private readonly joinConfig: Uint8Array;
   private owners = new Map<number, number>(); // entity id → player id, for join/leave events
   private readonly st: ClientStats = {
     rttMs: NaN,
@@ -303,6 +328,14 @@ export class Client extends Emitter<ClientEvents> {
     this.clock = opts.clock ?? defaultClock;
     this.random = opts.random ?? Math.random;
     this.decoder = newDecoder(opts.decoder ?? "hand");
+    // Encoded once: a config or meta that cannot be JSON is the caller's mistake, reported here.
+    try {
+      this.joinMeta = opts.meta === undefined ? "" : typeof opts.meta === "string" ? opts.meta : JSON.stringify(opts.meta);
+      const cfg = opts.config === undefined ? "" : typeof opts.config === "string" ? opts.config : JSON.stringify(opts.config);
+      this.joinConfig = new TextEncoder().encode(cfg);
+    } catch (e) {
+      throw new ClientError(`meta or config is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** start opens the first connection (connect calls it). */
@@ -388,6 +421,8 @@ export class Client extends Emitter<ClientEvents> {
             createIfMissing: o.createIfMissing ?? (o.game !== undefined && o.game !== ""),
             spectator: o.spectator ?? false,
             lastTick,
+            config: this.joinConfig,
+            meta: this.joinMeta,
           },
         },
       }),
@@ -557,12 +592,37 @@ export class Client extends Emitter<ClientEvents> {
         this.st.desyncs++;
         this.emit("desync", { tick: f.tick, expected: hashHex(f.viewHashHi, f.viewHashLo), actual: hashHex(h.hi, h.lo) });
         if ((this.opts.resyncOnDesync ?? true) && this.resyncBudgetLeft()) {
+          // The frame was applied: its events happened, and the resync's snapshot will not
+          // carry them again (it has the events since the new join only).
+          this.deliverEvents(f, prevTick);
           this.restart(true);
           return;
         }
       }
     }
     this.emit("frame", { tick: f.tick, baselineTick: f.baselineTick, lastInputSeq: f.lastInputSeq, frame: f });
+    this.deliverEvents(f, prevTick);
+  }
+
+  /**
+   * deliverEvents emits the applied frame's game events that were not emitted yet, then the
+   * match result once. A frame carries the events of the ticks after its baseline, so while the
+   * server has not seen this client's acknowledgement successive frames repeat them: only
+   * ticks after the last frame's count. A snapshot that goes back in time (a replay seek) starts
+   * the count again.
+   */
+  private deliverEvents(f: FrameData, prevTick: number): void {
+    if (f.baselineTick === 0 && f.tick <= prevTick) this.eventsThrough = 0;
+    const evs = f.events;
+    const through = this.eventsThrough;
+    if (f.tick > through) this.eventsThrough = f.tick;
+    for (let i = 0; i < evs.length; i++) {
+      if (evs[i].tick > through) this.emit("event", evs[i]);
+    }
+    if (f.result !== null && !this.matchEnded) {
+      this.matchEnded = true;
+      this.emit("matchEnd", f.result);
+    }
   }
 
   /**
@@ -579,6 +639,12 @@ export class Client extends Emitter<ClientEvents> {
       const x = fields[f.name];
       if (x !== undefined) this.inputValues[f.col] = quantize(f, x);
     }
+    // Stamped now, when the player acted, not when the coalesced input goes out: the game
+    // checks the input against the world the player saw (the latest call's stamp wins, like its values).
+    const rt = this.interpolator?.renderTick ?? 0;
+    const whole = rt > 0 && Number.isFinite(rt) ? Math.floor(rt) : 0;
+    this.inputRenderTick = whole;
+    this.inputSubtick = whole === 0 ? 0 : Math.min(65535, Math.max(0, Math.floor((rt - whole) * 65536)));
     this.inputDirty = true;
     const interval = 1000 / (this.welcome?.tickRate || 20);
     const now = this.clock.now();
@@ -599,7 +665,12 @@ export class Client extends Emitter<ClientEvents> {
     const now = this.clock.now();
     const values = Array.from(this.inputValues);
     const ok = this.send(
-      create(ClientMessageSchema, { kind: { case: "input", value: { seq, clientTimeUs: BigInt(Math.round(now * 1000)), values } } }),
+      create(ClientMessageSchema, {
+        kind: {
+          case: "input",
+          value: { seq, clientTimeUs: BigInt(Math.round(now * 1000)), values, renderTick: this.inputRenderTick, subtick: this.inputSubtick },
+        },
+      }),
     );
     if (!ok) return;
     this.seq = seq;

@@ -36,6 +36,9 @@ export function closeMessage(code: number, reason: string): string {
       // The same code answers a join-create naming a game the server does not run.
       if (reason === "unknown game") return "unknown game: the server does not run it";
       return "room not found";
+    case 4005:
+      // The game refused this player (its JoinFilter); the reason is the game's own words.
+      return reason !== "" ? `the game refused to let you join: ${reason}` : "the game refused to let you join";
     case 4009:
       return `room full${why}`;
     case 4010:
@@ -59,6 +62,7 @@ export function shouldReconnect(code: number, reason: string): boolean {
       return true;
     case 1008:
       return reason === "too slow" || reason === "join timeout" || reason === "ping timeout";
+    case 4005: // join refused by the game: asking again gets the same answer
     default:
       return false;
   }

@@ -6,6 +6,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ServerMessageSchema } from "./gen/ticksync/v1/messages_pb.js";
 import type { Frame, ServerMessage } from "./gen/ticksync/v1/messages_pb.js";
 import { FrameData, growF64, growI32, growU32 } from "./frame.js";
+import type { GameEventData } from "./frame.js";
 
 /** DecodeError reports a message that is not valid protobuf for its schema. */
 export class DecodeError extends Error {
@@ -47,6 +48,14 @@ export function frameFromProto(f: Frame, out: FrameData): FrameData {
     out.hasViewHash = true;
     out.viewHashHi = Number((f.viewHash >> 32n) & 0xffffffffn);
     out.viewHashLo = Number(f.viewHash & 0xffffffffn);
+  }
+  for (let i = 0; i < f.events.length; i++) {
+    const ev = f.events[i];
+    out.pushEvent({ tick: ev.tick, kind: ev.kind, values: ev.values, data: ev.data.slice() });
+  }
+  if (f.result !== undefined) {
+    const r = f.result;
+    out.result = { tick: r.tick, winners: r.winners, summary: r.summary, data: r.data.slice() };
   }
   return out;
 }
@@ -320,12 +329,132 @@ export class HandDecoder {
             this.pos = p + 8;
           } else this.skip(wt, end);
           break;
+        case 13:
+          if (wt === WT_LEN) this.gameEvent(this.lenEnd(end));
+          else this.skip(wt, end);
+          break;
+        case 14:
+          if (wt === WT_LEN) this.matchResult(this.lenEnd(end));
+          else this.skip(wt, end);
+          break;
         default:
           if (field === 0) this.fail("field number 0");
           this.skip(wt, end);
       }
     }
     if (this.pos !== end) this.fail("field overruns frame");
+  }
+
+  /** zigzags appends the zig-zag sint32 values of a packed run (or one unpacked value) to out. */
+  private zigzags(wt: number, end: number, out: number[]): void {
+    if (wt === WT_VARINT) {
+      const z = this.varint();
+      out.push((z >>> 1) ^ -(z & 1));
+      return;
+    }
+    if (wt !== WT_LEN) {
+      this.skip(wt, end);
+      return;
+    }
+    const e = this.lenEnd(end);
+    while (this.pos < e) {
+      const z = this.varint();
+      out.push((z >>> 1) ^ -(z & 1));
+    }
+    if (this.pos !== e) this.fail("packed field overruns");
+  }
+
+  /** copyBytes reads a length-delimited field's bytes as a copy (events outlive the message). */
+  private copyBytes(end: number): Uint8Array {
+    const e = this.lenEnd(end);
+    const b = e > this.pos ? this.buf.slice(this.pos, e) : EMPTY;
+    this.pos = e;
+    return b;
+  }
+
+  /** gameEvent decodes one GameEvent (its recipients, field 5, are not for clients: skipped). */
+  private gameEvent(end: number): void {
+    let tick = 0;
+    let kind = 0;
+    const values: number[] = [];
+    let data: Uint8Array = EMPTY;
+    while (this.pos < end) {
+      const tag = this.varint();
+      const wt = tag & 7;
+      switch (tag >>> 3) {
+        case 1:
+          if (wt === WT_VARINT) tick = this.varint();
+          else this.skip(wt, end);
+          break;
+        case 2:
+          if (wt === WT_VARINT) kind = this.varint();
+          else this.skip(wt, end);
+          break;
+        case 3:
+          this.zigzags(wt, end, values);
+          break;
+        case 4:
+          if (wt === WT_LEN) data = this.copyBytes(end);
+          else this.skip(wt, end);
+          break;
+        default:
+          if (tag >>> 3 === 0) this.fail("field number 0");
+          this.skip(wt, end);
+      }
+    }
+    if (this.pos !== end) this.fail("game event overruns");
+    const ev: GameEventData = { tick, kind, values, data };
+    this.frame.pushEvent(ev);
+  }
+
+  /**
+   * matchResult decodes the MatchResult. A second occurrence merges into the first, as protobuf
+   * does for a message field (scalars: the last wins; winners: appended).
+   */
+  private matchResult(end: number): void {
+    const prev = this.frame.result;
+    let tick = prev?.tick ?? 0;
+    const winners: number[] = prev !== null ? prev.winners : [];
+    let summary = prev?.summary ?? "";
+    let data: Uint8Array = prev?.data ?? EMPTY;
+    while (this.pos < end) {
+      const tag = this.varint();
+      const wt = tag & 7;
+      switch (tag >>> 3) {
+        case 1:
+          if (wt === WT_VARINT) tick = this.varint();
+          else this.skip(wt, end);
+          break;
+        case 2:
+          if (wt === WT_VARINT) winners.push(this.varint());
+          else if (wt === WT_LEN) {
+            const e = this.lenEnd(end);
+            while (this.pos < e) winners.push(this.varint());
+            if (this.pos !== e) this.fail("packed field overruns");
+          } else this.skip(wt, end);
+          break;
+        case 3:
+          if (wt === WT_LEN) {
+            const e = this.lenEnd(end);
+            try {
+              summary = utf8.decode(this.buf.subarray(this.pos, e));
+            } catch {
+              this.fail("summary is not UTF-8");
+            }
+            this.pos = e;
+          } else this.skip(wt, end);
+          break;
+        case 4:
+          if (wt === WT_LEN) data = this.copyBytes(end);
+          else this.skip(wt, end);
+          break;
+        default:
+          if (tag >>> 3 === 0) this.fail("field number 0");
+          this.skip(wt, end);
+      }
+    }
+    if (this.pos !== end) this.fail("match result overruns");
+    this.frame.result = { tick, winners, summary, data };
   }
 
   private bytesValue(end: number): void {
@@ -362,6 +491,8 @@ export class HandDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+// fatal, as protobuf-es checks proto3 strings: both decoders refuse a summary that is not UTF-8.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** newDecoder returns a decoder of the given kind. */
 export function newDecoder(kind: DecoderKind): HandDecoder | ProtobufEsDecoder {

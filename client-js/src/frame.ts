@@ -1,6 +1,36 @@
 // FrameData is a decoded Frame in reusable typed arrays: what both decoders produce and what the
 // mirror applies. Ids are absolute (the decoders undo the delta coding).
 
+/** GameEventData is one game event (Frame.events): a one-off message from the game's Step. */
+export interface GameEventData {
+  /** tick is the tick whose Step emitted it. */
+  readonly tick: number;
+  /** kind is the game's event kind. */
+  readonly kind: number;
+  /** values are the game's integers for the event. */
+  readonly values: number[];
+  /** data is the game's bytes for the event (empty when none; a copy the caller may keep). */
+  readonly data: Uint8Array;
+}
+
+/** MatchResultData is how the game ended the match (Frame.result). */
+export interface MatchResultData {
+  /** tick is the tick at which the game ended the match. */
+  readonly tick: number;
+  /** winners are the winning players (empty: none, a draw). */
+  readonly winners: number[];
+  /** summary is a short human-readable result ("red wins 5-3"). */
+  readonly summary: string;
+  /** data is the game's own result (empty when none; a copy the caller may keep). */
+  readonly data: Uint8Array;
+}
+
+/**
+ * NO_EVENTS is the events of every frame without any: shared and frozen, so the common frame
+ * allocates nothing for events.
+ */
+export const NO_EVENTS: readonly GameEventData[] = Object.freeze([]);
+
 /** FrameData holds one decoded Frame. Its arrays are reused from frame to frame. */
 export class FrameData {
   tick = 0;
@@ -30,6 +60,14 @@ export class FrameData {
   /** viewHashHi and viewHashLo are the view hash's uint32 halves. */
   viewHashHi = 0;
   viewHashLo = 0;
+  /**
+   * events are the frame's game events in order (NO_EVENTS when none). A frame with events gets
+   * a new array: it may be kept. Frames repeat events when the client's acknowledgement lags
+   * (they carry the ticks after their baseline); Client's "event" emits each once.
+   */
+  events: readonly GameEventData[] = NO_EVENTS;
+  /** result is the match result when the frame carries one (every frame after the match ended). */
+  result: MatchResultData | null = null;
 
   /** reset empties the frame, keeping its arrays. */
   reset(): void {
@@ -48,6 +86,14 @@ export class FrameData {
     this.hasViewHash = false;
     this.viewHashHi = 0;
     this.viewHashLo = 0;
+    this.events = NO_EVENTS;
+    this.result = null;
+  }
+
+  /** pushEvent appends one game event (the first of a frame allocates its array). */
+  pushEvent(ev: GameEventData): void {
+    if (this.events === NO_EVENTS) this.events = [ev];
+    else (this.events as GameEventData[]).push(ev);
   }
 
   /** pushBytes appends one bytes value. */

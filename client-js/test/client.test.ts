@@ -8,7 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { WebSocket, WebSocketServer } from "ws";
 import type { WebSocket as WsSocket } from "ws";
-import { ClientMessageSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
+import { ClientMessageSchema, GameEventSchema, MatchResultSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
 import type { ClientMessage } from "../src/gen/ticksync/v1/messages_pb";
 import { InputSchemaSchema } from "../src/gen/ticksync/v1/schema_pb";
 import { connect } from "../src/client";
@@ -316,8 +316,24 @@ describe("client", () => {
     const frames = events(c, "frame");
     const statuses = events(c, "replayStatus");
     const conn = await s.accept({ replay: true, spectator: true, playerId: 0 });
-    conn.send({ case: "replayStatus", value: { tick: 1, firstTick: 1, lastTick: 900, playing: true, speedPct: 100, name: "m1" } });
-    assert.equal((await statuses.next()).lastTick, 900);
+    conn.send({
+      case: "replayStatus",
+      value: {
+        tick: 1,
+        firstTick: 1,
+        lastTick: 900,
+        playing: true,
+        speedPct: 100,
+        name: "m1",
+        events: [{ tick: 5, kind: 2, values: [-3], to: [42] }],
+        result: { tick: 900, winners: [42], summary: "42 wins" },
+      },
+    });
+    const st = await statuses.next();
+    assert.equal(st.lastTick, 900);
+    // The recording's events (with their recipients) and result reach the handler, typed.
+    assert.deepEqual([st.events[0].tick, st.events[0].kind, st.events[0].values, st.events[0].to], [5, 2, [-3], [42]]);
+    assert.equal(st.result?.summary, "42 wins");
     const s1 = world(1);
     const s2 = advance(s1, 2);
     conn.sendRaw(frame(null, s2));
@@ -400,6 +416,8 @@ describe("client", () => {
       [4004, "", false, /room not found/],
       [4004, "room not found", false, /^room not found$/],
       [4004, "unknown game", false, /^unknown game/],
+      [4005, "the match has started", false, /^the game refused to let you join: the match has started$/],
+      [4005, "", false, /^the game refused to let you join$/],
       [4010, "", false, /replaced/],
     ];
     for (const [code, reason, retry, msg] of cases) {
@@ -428,6 +446,147 @@ describe("client", () => {
       c.close();
       await s.close();
     }
+  });
+
+  test("a join refused by the game (4005) is final: no reconnect, the game's reason in the message", async () => {
+    const s = await server();
+    const clock = new FakeClock();
+    let sockets = 0;
+    const Counting = class extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets++;
+      }
+    } as unknown as WebSocketCtor;
+    const c = open(s, { clock, WebSocket: Counting, reconnect: { maxAttempts: 10, baseDelayMs: 1, maxDelayMs: 1 } });
+    const closes = events(c, "close");
+    const reconnecting = events(c, "reconnecting");
+    const conn = await s.conns.next();
+    await conn.next("join");
+    conn.ws.close(4005, "team red is full");
+    const cl = await closes.next();
+    assert.deepEqual(cl, { code: 4005, reason: "team red is full", message: "the game refused to let you join: team red is full" });
+    assert.equal(c.closed, true);
+    // Any reconnect would be a timer on the fake clock: run them all, no socket may open.
+    clock.advance(60_000);
+    assert.equal(reconnecting.length, 0);
+    assert.equal(sockets, 1, "no second socket");
+  });
+
+  test("meta and config reach the Join: objects as JSON, strings as they are, nothing by default", async () => {
+    const s = await server();
+    const utf8 = new TextDecoder();
+    const cases: [Partial<ConnectOptions>, string, string][] = [
+      [{}, "", ""],
+      [{ meta: { name: "Ann", team: "red" }, config: { mode: "ffa", rounds: 3 } }, '{"name":"Ann","team":"red"}', '{"mode":"ffa","rounds":3}'],
+      [{ meta: "plain ✓", config: '{"mode":"ctf"}' }, "plain ✓", '{"mode":"ctf"}'],
+    ];
+    for (const [o, meta, config] of cases) {
+      const c = open(s, o);
+      const conn = await s.conns.next();
+      const join = await conn.next("join");
+      assert.equal(join.kind.case, "join");
+      if (join.kind.case !== "join") return;
+      assert.equal(join.kind.value.meta, meta);
+      assert.equal(utf8.decode(join.kind.value.config), config);
+      c.close();
+    }
+    assert.throws(() => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      open(s, { meta: cyclic });
+    }, /meta or config is not JSON/);
+  });
+
+  test("inputs carry the render tick and sub-tick of when they were made, not when sent", async () => {
+    const s = await server();
+    const clock = new FakeClock();
+    const c = open(s, { clock });
+    const frames = events(c, "frame");
+    const conn = await s.accept();
+    const s1 = world(1);
+    conn.sendRaw(frame(null, s1));
+    await frames.next();
+    // Nothing drawn yet: unknown.
+    c.sendInput({ vx: 1 });
+    const in0 = await conn.next("input");
+    assert.deepEqual(in0.kind.case === "input" && [in0.kind.value.renderTick, in0.kind.value.subtick], [0, 0]);
+    const s2 = advance(s1, 2);
+    conn.sendRaw(frame(s1, s2));
+    await frames.next();
+    const s3 = advance(s2, 3);
+    conn.sendRaw(frame(s2, s3));
+    await frames.next();
+    const ip = c.interpolator!;
+    clock.advance(50);
+    ip.at(1.25);
+    c.sendInput({ vx: 2 });
+    const in1 = await conn.next("input");
+    assert.deepEqual(in1.kind.case === "input" && [in1.kind.value.seq, in1.kind.value.renderTick, in1.kind.value.subtick], [2, 1, 16384]);
+    // Coalesced: made at 2.999…, the drawing moves on before it goes out; the stamp stays.
+    clock.advance(10);
+    ip.at(3 - 1 / 131072);
+    c.sendInput({ vx: 3 });
+    ip.at(3);
+    clock.advance(40);
+    const in2 = await conn.next("input");
+    assert.deepEqual(in2.kind.case === "input" && [in2.kind.value.seq, in2.kind.value.renderTick, in2.kind.value.subtick], [3, 2, 65535]);
+    // A whole tick: sub-tick 0.
+    clock.advance(50);
+    c.sendInput({ vx: 4 });
+    const in3 = await conn.next("input");
+    assert.deepEqual(in3.kind.case === "input" && [in3.kind.value.renderTick, in3.kind.value.subtick], [3, 0]);
+    c.close();
+  });
+
+  test("game events are emitted in order, once, after their frame; the result once", async () => {
+    const s = await server();
+    const c = open(s);
+    const log: string[] = [];
+    const got: ClientEvents["event"][] = [];
+    const ends: ClientEvents["matchEnd"][] = [];
+    c.on("frame", (f) => log.push(`frame ${f.tick}`));
+    c.on("event", (e) => {
+      log.push(`event ${e.tick}/${e.kind}`);
+      got.push(e);
+    });
+    c.on("matchEnd", (r) => {
+      log.push(`end ${r.tick}`);
+      ends.push(r);
+    });
+    const frames = events(c, "frame");
+    const conn = await s.accept();
+    const ev = (tick: number, kind: number, values: number[] = [], data: number[] = []) => create(GameEventSchema, { tick, kind, values, data: Uint8Array.from(data) });
+    const result = create(MatchResultSchema, { tick: 4, winners: [42], summary: "you win", data: Uint8Array.from([9]) });
+    const states = [world(1)];
+    for (let t = 2; t <= 6; t++) states.push(advance(states[t - 2], t));
+    const send = (base: ModelState | null, cur: ModelState, evs: ReturnType<typeof ev>[], withResult = false) => {
+      const f = encodeFrame(schema, base, cur);
+      f.events = evs;
+      if (withResult) f.result = result;
+      conn.sendRaw(frameBytes(f));
+    };
+    send(null, states[0], [ev(1, 1, [5])]);
+    send(states[0], states[1], [ev(2, 2, [-1, -2]), ev(2, 3, [], [0, 255])]);
+    send(states[1], states[2], []);
+    send(states[2], states[3], [ev(4, 4, [-7])], true);
+    send(states[3], states[4], [], true); // every frame after the end carries the result
+    send(null, states[5], [ev(4, 4, [-7])], true); // a snapshot that carries an emitted event again
+    for (let i = 0; i < 6; i++) await frames.next();
+    assert.deepEqual(log, ["frame 1", "event 1/1", "frame 2", "event 2/2", "event 2/3", "frame 3", "frame 4", "event 4/4", "end 4", "frame 5", "frame 6"]);
+    assert.deepEqual(
+      got.map((e) => [e.tick, e.kind, e.values, Array.from(e.data)]),
+      [
+        [1, 1, [5], []],
+        [2, 2, [-1, -2], []],
+        [2, 3, [], [0, 255]],
+        [4, 4, [-7], []],
+      ],
+    );
+    assert.ok(got[2].data instanceof Uint8Array);
+    assert.equal(ends.length, 1);
+    assert.deepEqual([ends[0].tick, ends[0].winners, ends[0].summary, Array.from(ends[0].data)], [4, [42], "you win", [9]]);
+    c.close();
   });
 
   test("a kick's reason is kept for the close", async () => {
@@ -494,6 +653,31 @@ describe("client", () => {
     conn2.sendRaw(frame(null, s2, { withHash: true }));
     assert.equal((await frames.next()).tick, 2);
     assert.equal(c.stats().desyncDetected, false);
+    c.close();
+  });
+
+  test("the events of a frame whose view hash differs are still emitted, once, before the resync", async () => {
+    const s = await server();
+    const c = open(s);
+    const frames = events(c, "frame");
+    const evs = events(c, "event");
+    const desyncs = events(c, "desync");
+    const conn = await s.accept();
+    const s1 = world(1);
+    conn.sendRaw(frame(null, s1));
+    await frames.next();
+    const f = encodeFrame(schema, s1, advance(s1, 2), { withHash: true });
+    f.viewHash = (f.viewHash as bigint) ^ 1n;
+    f.events = [create(GameEventSchema, { tick: 2, kind: 7 })];
+    conn.sendRaw(frameBytes(f));
+    await desyncs.next();
+    assert.equal((await evs.next()).kind, 7);
+    const conn2 = await s.conns.next();
+    await conn2.next("join");
+    conn2.welcome({ resumed: true });
+    conn2.sendRaw(frame(null, advance(s1, 2)));
+    await frames.next();
+    assert.equal(evs.length, 0);
     c.close();
   });
 

@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { FrameSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
+import { FrameSchema, GameEventSchema, MatchResultSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
 import { DecodeError, HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { Decoded } from "../src/decode";
+import { NO_EVENTS } from "../src/frame";
 import type { FrameData } from "../src/frame";
 import { frameBytes, rand } from "./helpers";
 
@@ -24,6 +25,8 @@ function plain(f: FrameData): unknown {
     updateValues: Array.from(f.updateValues.subarray(0, f.nUpdateValues)),
     bytes: Array.from({ length: f.nBytes }, (_, i) => [f.bytesIds[i], f.bytesFields[i], Array.from(f.bytesValues[i])]),
     hash: f.hasViewHash ? [f.viewHashHi, f.viewHashLo] : null,
+    events: f.events.map((e) => [e.tick, e.kind, [...e.values], Array.from(e.data)]),
+    result: f.result === null ? null : [f.result.tick, [...f.result.winners], f.result.summary, Array.from(f.result.data)],
   };
 }
 
@@ -63,6 +66,25 @@ test("decoders agree on random frames", () => {
       bytesValues: Array.from({ length: int(0, 3) }, () => ({ entityId: int(0, 500), field: int(0, 31), value: Uint8Array.from({ length: int(0, 20) }, () => int(0, 255)) })),
     });
     if (r() < 0.5) f.viewHash = BigInt.asUintN(64, BigInt(int(0, 2 ** 32 - 1)) * 4294967296n + BigInt(int(0, 2 ** 32 - 1)));
+    if (r() < 0.3) {
+      f.events = Array.from({ length: int(1, 4) }, () =>
+        create(GameEventSchema, {
+          tick: int(0, 2 ** 32 - 1),
+          kind: int(0, 2 ** 32 - 1),
+          values: Array.from({ length: int(0, 5) }, s32),
+          data: Uint8Array.from({ length: int(0, 6) }, () => int(0, 255)),
+          to: r() < 0.3 ? [int(1, 9)] : [],
+        }),
+      );
+    }
+    if (r() < 0.1) {
+      f.result = create(MatchResultSchema, {
+        tick: int(0, 1e6),
+        winners: Array.from({ length: int(0, 3) }, () => int(1, 2 ** 32 - 1)),
+        summary: ["", "draw", "rød vinner 5–3 ⚽"][int(0, 2)],
+        data: Uint8Array.from({ length: int(0, 6) }, () => int(0, 255)),
+      });
+    }
     agree(frameBytes(f), `seed ${seed} frame ${i}`);
   }
 });
@@ -116,4 +138,100 @@ test("malformed frames throw DecodeError, never something else", () => {
   // Group wire types are refused.
   const grp = new BinaryWriter().tag(2, WireType.LengthDelimited).fork().tag(50, WireType.StartGroup).join().finish();
   assert.throws(() => hand.decode(grp), DecodeError);
+});
+
+/** eventBytes hand-encodes a GameEvent's fields (values unpacked when asked). */
+function eventBytes(tick: number, kind: number, values: number[], data: number[] | null, unpacked = false, to: number[] = []): Uint8Array {
+  const w = new BinaryWriter();
+  if (data !== null) w.tag(4, WireType.LengthDelimited).bytes(Uint8Array.from(data)); // out of order
+  w.tag(1, WireType.Varint).uint32(tick);
+  if (unpacked) for (const v of values) w.tag(3, WireType.Varint).sint32(v);
+  else if (values.length > 0) {
+    w.tag(3, WireType.LengthDelimited).fork();
+    for (const v of values) w.sint32(v);
+    w.join();
+  }
+  w.tag(2, WireType.Varint).uint32(kind);
+  if (to.length > 0) {
+    w.tag(5, WireType.LengthDelimited).fork();
+    for (const p of to) w.uint32(p);
+    w.join();
+  }
+  return w.finish();
+}
+
+test("game events and the result: after the body, before it, unpacked, merged, recipients skipped", () => {
+  const w = new BinaryWriter();
+  w.tag(13, WireType.LengthDelimited).bytes(eventBytes(3, 2, [-1, -2147483648, 2147483647], [0, 255, 104])); // before the body
+  w.tag(1, WireType.Varint).uint32(4);
+  w.tag(2, WireType.Varint).uint32(2);
+  w.tag(10, WireType.LengthDelimited).fork().sint32(-7).join();
+  w.tag(13, WireType.LengthDelimited).bytes(eventBytes(4, 1, [-5, 6], null, true, [1, 2])); // unpacked, with recipients
+  w.tag(14, WireType.LengthDelimited).fork().tag(1, WireType.Varint).uint32(4).tag(2, WireType.LengthDelimited).fork().uint32(1).join().tag(3, WireType.LengthDelimited).string("a").join();
+  w.tag(13, WireType.LengthDelimited).bytes(new Uint8Array(0)); // an event of all defaults
+  // A second result merges into the first: winners appended, summary and data replaced.
+  w.tag(14, WireType.LengthDelimited).fork().tag(2, WireType.Varint).uint32(3).tag(3, WireType.LengthDelimited).string("red wins 5-3").tag(4, WireType.LengthDelimited).bytes(new Uint8Array([5, 3])).join();
+  const msg = new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(w.finish()).finish();
+  const got = agree(msg, "events frame") as { events: unknown[]; result: unknown; updateValues: number[] };
+  assert.deepEqual(got.events, [
+    [3, 2, [-1, -2147483648, 2147483647], [0, 255, 104]],
+    [4, 1, [-5, 6], []],
+    [0, 0, [], []],
+  ]);
+  assert.deepEqual(got.result, [4, [1, 3], "red wins 5-3", [5, 3]]);
+  assert.deepEqual(got.updateValues, [-7]);
+});
+
+test("a frame without events allocates none; events and data outlive the next frame", () => {
+  const withEv = frameBytes(
+    create(FrameSchema, {
+      tick: 2,
+      events: [create(GameEventSchema, { tick: 2, kind: 9, values: [-3], data: new Uint8Array([1, 2]) })],
+      result: create(MatchResultSchema, { tick: 2, winners: [7], summary: "done" }),
+    }),
+  );
+  const without = frameBytes(create(FrameSchema, { tick: 3, baselineTick: 2, updateIds: [1], updateMasks: [1], updateValues: [4] }));
+  for (const dec of [new HandDecoder(), new ProtobufEsDecoder()]) {
+    const name = dec instanceof HandDecoder ? "hand" : "protobuf-es";
+    assert.equal(frameOf(dec.decode(without)).events, NO_EVENTS, `${name}: shared empty events`);
+    const f = frameOf(dec.decode(withEv));
+    const kept = f.events;
+    const result = f.result;
+    assert.equal(kept.length, 1);
+    assert.notEqual(kept, NO_EVENTS);
+    const again = frameOf(dec.decode(without));
+    assert.equal(again.events, NO_EVENTS, `${name}: reset to the shared empty events`);
+    assert.equal(again.result, null, `${name}: result reset`);
+    assert.equal(NO_EVENTS.length, 0, `${name}: the shared array stays empty`);
+    assert.deepEqual([kept[0].tick, kept[0].kind, kept[0].values, Array.from(kept[0].data)], [2, 9, [-3], [1, 2]], `${name}: kept events intact`);
+    assert.deepEqual(result?.winners, [7]);
+    // The data is a copy: the message buffer may be reused.
+    const buf = new Uint8Array(withEv);
+    const d = frameOf(dec.decode(buf)).events[0].data;
+    buf.fill(0);
+    assert.deepEqual(Array.from(d), [1, 2], `${name}: event data copied`);
+  }
+});
+
+test("malformed events and results throw DecodeError in both decoders", () => {
+  const f = create(FrameSchema, {
+    tick: 5,
+    events: [create(GameEventSchema, { tick: 5, kind: 2, values: [-300, 1 << 20], data: new Uint8Array([9, 9, 9]) })],
+    result: create(MatchResultSchema, { tick: 5, winners: [1, 300], summary: "over", data: new Uint8Array([1]) }),
+  });
+  const good = frameBytes(f);
+  agree(good, "good");
+  for (let cut = 1; cut < good.length; cut++) {
+    const b = good.subarray(0, cut);
+    assert.throws(() => hand.decode(b), DecodeError, `cut at ${cut}`);
+    assert.throws(() => pbes.decode(b), DecodeError, `protobuf-es cut at ${cut}`);
+  }
+  // An event whose packed values end inside a varint.
+  const badEv = new BinaryWriter().tag(2, WireType.LengthDelimited).fork().tag(13, WireType.LengthDelimited).fork().tag(3, WireType.LengthDelimited).bytes(new Uint8Array([0x80])).join().join().finish();
+  assert.throws(() => hand.decode(badEv), DecodeError);
+  assert.throws(() => pbes.decode(badEv), DecodeError);
+  // A summary that is not UTF-8.
+  const badStr = new BinaryWriter().tag(2, WireType.LengthDelimited).fork().tag(14, WireType.LengthDelimited).fork().tag(3, WireType.LengthDelimited).bytes(new Uint8Array([0xff, 0xfe])).join().join().finish();
+  assert.throws(() => hand.decode(badStr), DecodeError);
+  assert.throws(() => pbes.decode(badStr), DecodeError);
 });

@@ -19,7 +19,15 @@ interface GoldenDoc {
   scenarios: {
     name: string;
     schema_b64: string;
-    frames: { frame_b64: string; state: { id: number; class: number; values: number[]; bytes?: string[] }[]; hash: string }[];
+    frames: {
+      frame_b64: string;
+      state: { id: number; class: number; values: number[]; bytes?: string[] }[];
+      hash: string;
+      /** events are the frame's game events in order (absent: none); data in hex. */
+      events?: { tick: number; kind: number; values: number[]; data: string }[];
+      /** result is the frame's match result (absent: none); data in hex. */
+      result?: { tick: number; winners: number[]; summary: string; data: string };
+    }[];
   }[];
 }
 
@@ -49,6 +57,11 @@ function checkGolden(doc: GoldenDoc, kind: "hand" | "protobuf-es"): number {
       const h = m.hash();
       assert.equal(hashHex(h.hi, h.lo), gf.hash, `${where}: hash`);
       if (f.hasViewHash) assert.equal(hashHex(f.viewHashHi, f.viewHashLo), gf.hash, `${where}: view_hash`);
+      const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+      const events = f.events.map((e) => ({ tick: e.tick, kind: e.kind, values: [...e.values], data: hex(e.data) }));
+      assert.deepEqual(events, gf.events ?? [], `${where}: events`);
+      const result = f.result === null ? undefined : { tick: f.result.tick, winners: [...f.result.winners], summary: f.result.summary, data: hex(f.result.data) };
+      assert.deepEqual(result, gf.result, `${where}: result`);
       frames++;
     });
   }
@@ -145,8 +158,13 @@ describe("golden frames written by Go", () => {
         existsSync(goldenPath),
         `golden file missing: ${goldenPath}. Go writes it: "go test ./sim -run TestGolden -update" (repo root); it must be committed for this test to pass.`,
       );
-      const n = checkGolden(readJSON(goldenPath) as GoldenDoc, kind);
+      const doc = readJSON(goldenPath) as GoldenDoc;
+      const n = checkGolden(doc, kind);
       assert.ok(n > 0);
+      // The file must exercise events and the result, or the checks above prove nothing.
+      const all = doc.scenarios.flatMap((sc) => sc.frames);
+      assert.ok(all.some((f) => (f.events?.length ?? 0) > 1 && f.events?.some((e) => e.data !== "" && e.values.some((v) => v < 0))), "no frame with several events, data and negative values");
+      assert.ok(all.some((f) => f.result !== undefined), "no frame with a result");
     });
   }
 });
@@ -168,5 +186,28 @@ describe("golden checker on a JS-made fixture", () => {
     const bad3 = structuredClone(doc);
     (bad3.scenarios[1].frames[2].state[0].bytes as string[])[0] = "6868";
     assert.throws(() => checkGolden(bad3, "protobuf-es"), /state/);
+  });
+  test("the checker fails on a missing, extra or wrong event and a wrong result", () => {
+    const real = readJSON(goldenPath) as GoldenDoc;
+    const sc = real.scenarios.findIndex((x) => x.frames.some((f) => f.result !== undefined));
+    assert.ok(sc >= 0, "no scenario with a result in the golden file");
+    const fi = real.scenarios[sc].frames.findIndex((f) => (f.events?.length ?? 0) > 1);
+    const ri = real.scenarios[sc].frames.findIndex((f) => f.result !== undefined);
+    const only = (d: GoldenDoc): GoldenDoc => ({ scenarios: [d.scenarios[sc]] });
+    for (const kind of ["hand", "protobuf-es"] as const) {
+      assert.ok(checkGolden(only(real), kind) > 0);
+      const dropped = structuredClone(real);
+      dropped.scenarios[sc].frames[fi].events?.pop();
+      assert.throws(() => checkGolden(only(dropped), kind), /events/);
+      const extra = structuredClone(real);
+      extra.scenarios[sc].frames[0].events = undefined;
+      assert.throws(() => checkGolden(only(extra), kind), /events/);
+      const value = structuredClone(real);
+      (value.scenarios[sc].frames[fi].events as { values: number[] }[])[0].values[0]++;
+      assert.throws(() => checkGolden(only(value), kind), /events/);
+      const result = structuredClone(real);
+      (result.scenarios[sc].frames[ri].result as { summary: string }).summary = "blue wins";
+      assert.throws(() => checkGolden(only(result), kind), /result/);
+    }
   });
 });
