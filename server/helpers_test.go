@@ -84,6 +84,8 @@ type tclient struct {
 	hashes    int    // frames whose view hash was checked
 	err       error  // first protocol error (frame before welcome, bad hash, bad frame)
 	kick      *pb.Kick
+	events    []*pb.GameEvent // every game event received, in order
+	result    *pb.MatchResult // the match result, once a frame carried it
 	stats     []*pb.Stats
 	pongs     int
 	closed    bool
@@ -208,6 +210,10 @@ func (c *tclient) OnMessage(_ *gws.Conn, m *gws.Message) {
 		}
 		c.frames++
 		c.lastSeq, c.baseline = f.GetLastInputSeq(), f.GetBaselineTick()
+		c.events = append(c.events, f.GetEvents()...)
+		if f.GetResult() != nil {
+			c.result = f.GetResult()
+		}
 		if f.ViewHash != nil {
 			if got := c.mirror.State().Hash(); got != f.GetViewHash() {
 				c.fail(fmt.Errorf("tick %d: mirror hash %x, server %x", f.GetTick(), got, f.GetViewHash()))
