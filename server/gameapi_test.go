@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,26 @@ func TestGameAPIMatch(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, kf.Tick, w.Tick())
 	}
+
+	// The replay server lists the events and the result for the viewer, and its frames carry
+	// every event (whoever it was for) and the result as the recording plays.
+	addr := replayServer(t, Config{Games: duelGames()}, dir)
+	v, err := dialClient(t, "ws://"+addr+"/ws", dialOpts{})
+	require.NoError(t, err)
+	v.join(&pb.Join{Room: ReplayRoomPrefix + strings.TrimSuffix(filepath.Base(files[0]), ".tsrec")})
+	v.waitFor("the recording played to its end", func(c *tclient) bool { return c.result != nil })
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	require.NotNil(t, v.status)
+	require.Len(t, v.status.GetEvents(), 4)
+	assert.Equal(t, []uint32{pa}, v.status.GetEvents()[1].GetTo(), "the list names who an event was for")
+	assert.Equal(t, "player 1 wins", v.status.GetResult().GetSummary())
+	require.Len(t, v.events, 4, "played: every event once")
+	for i, ev := range v.events {
+		assert.Equal(t, v.status.GetEvents()[i].GetTick(), ev.GetTick())
+		assert.Equal(t, v.status.GetEvents()[i].GetValues(), ev.GetValues())
+	}
+	assert.Equal(t, over, v.result.GetTick())
 }
 
 // TestJoinConfigAndMetaLimits: a join-create whose config the game refuses closes with 4004

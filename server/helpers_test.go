@@ -84,8 +84,9 @@ type tclient struct {
 	hashes    int    // frames whose view hash was checked
 	err       error  // first protocol error (frame before welcome, bad hash, bad frame)
 	kick      *pb.Kick
-	events    []*pb.GameEvent // every game event received, in order
-	result    *pb.MatchResult // the match result, once a frame carried it
+	events    []*pb.GameEvent  // every game event received, in order
+	result    *pb.MatchResult  // the match result, once a frame carried it
+	status    *pb.ReplayStatus // the first replay status (it carries the marks, events, result)
 	stats     []*pb.Stats
 	pongs     int
 	closed    bool
@@ -222,6 +223,10 @@ func (c *tclient) OnMessage(_ *gws.Conn, m *gws.Message) {
 		}
 	case *pb.ServerMessage_Kick:
 		c.kick = k.Kick
+	case *pb.ServerMessage_ReplayStatus:
+		if c.status == nil {
+			c.status = k.ReplayStatus
+		}
 	case *pb.ServerMessage_Pong:
 		c.pongs++
 	case *pb.ServerMessage_Stats:

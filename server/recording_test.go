@@ -681,7 +681,7 @@ func TestRecordingMarksReconnects(t *testing.T) {
 	require.NoError(t, replay.Verify(r, d.s.cfg.Games.Lookup, nil), "marks do not change the re-simulation")
 
 	var found bool
-	for _, m := range readMarks(r) {
+	for _, m := range readNotes(r).marks {
 		if m.GetKind() == pb.ReplayMarkKind_REPLAY_MARK_KIND_RECONNECT {
 			assert.Equal(t, resumedAt, m.GetTick())
 			assert.Equal(t, player, m.GetPlayer())

@@ -88,7 +88,14 @@ type replayEntry struct {
 	mod   time.Time
 	size  int64
 	item  *replayJSON
-	marks []*pb.ReplayMark // nil until a session reads them
+	notes *replayNotes // nil until a session reads them
+}
+
+// replayNotes is what a viewer lists beside the playback: marks, game events, the result.
+type replayNotes struct {
+	marks  []*pb.ReplayMark
+	events []*pb.GameEvent
+	result *pb.MatchResult
 }
 
 // ReplayDir returns the recordings of dir (files named <name>.tsrec; other files, links and
@@ -276,25 +283,41 @@ func (rs *Replays) readInfo(name string, item *replayJSON) error {
 	return nil
 }
 
-// marks returns the recording's joins, leaves and reconnects (cached with its description).
-func (rs *Replays) marks(name string, fi fs.FileInfo, rd *replay.Reader) []*pb.ReplayMark {
+// notes returns the recording's joins, leaves and reconnects, its game events and its result
+// (cached with its description).
+func (rs *Replays) notes(name string, fi fs.FileInfo, rd *replay.Reader) *replayNotes {
 	e := rs.entry(name, fi)
 	rs.mu.Lock()
-	m := e.marks
+	n := e.notes
 	rs.mu.Unlock()
-	if m != nil {
-		return m
+	if n != nil {
+		return n
 	}
-	m = readMarks(rd)
+	n = readNotes(rd)
 	rs.mu.Lock()
-	e.marks = m
+	e.notes = n
 	rs.mu.Unlock()
-	return m
+	return n
 }
 
-// readMarks scans the tick records for players joining, leaving and resuming. A join of a
-// player already in (or a leave of one not in) changes nothing in the game and is no mark.
-func readMarks(rd *replay.Reader) []*pb.ReplayMark {
+// readNotes scans the tick records for players joining, leaving and resuming, the game's
+// events (the first maxReplayMarks) and its result. A join of a player already in (or a leave
+// of one not in) changes nothing in the game and is no mark.
+func readNotes(rd *replay.Reader) *replayNotes {
+	n := &replayNotes{marks: []*pb.ReplayMark{}}
+	n.marks = readMarks(rd, func(rec *pb.TickRecord) {
+		if ev := rec.GetEvents(); len(ev) > 0 && len(n.events) < maxReplayMarks {
+			n.events = append(n.events, ev[:min(len(ev), maxReplayMarks-len(n.events))]...)
+		}
+		if res := rec.GetResult(); res != nil {
+			n.result = res
+		}
+	})
+	return n
+}
+
+// readMarks scans the tick records for marks, and shows each record to also.
+func readMarks(rd *replay.Reader, also func(rec *pb.TickRecord)) []*pb.ReplayMark {
 	marks := []*pb.ReplayMark{}
 	in := map[uint32]bool{}
 	add := func(tick uint32, kind pb.ReplayMarkKind, player uint32) bool {
@@ -304,6 +327,7 @@ func readMarks(rd *replay.Reader) []*pb.ReplayMark {
 	it := rd.Ticks(1)
 	for it.Next() {
 		rec := it.Record()
+		also(rec)
 		t := rec.GetTick()
 		for _, x := range rec.GetInputs() {
 			p := x.GetPlayer()
@@ -421,6 +445,14 @@ type replaySession struct {
 	statusAt  time.Time
 	marksSent bool
 	diverged  bool
+	evlog     []replayEvents // events of the ticks stepped since the viewer's baseline
+}
+
+// replayEvents is one stepped tick's game events, encoded as Frame.events fields (a replay
+// shows every event, whoever it was for).
+type replayEvents struct {
+	tick uint32
+	enc  []byte
 }
 
 // run is the session's goroutine: it ends when the connection does.
@@ -515,12 +547,12 @@ func (s *replaySession) start() error {
 			return fmt.Errorf("%w: %v", ErrRoomNotFound, err)
 		}
 	}
-	marks := s.rs.marks(s.name, fi, rd)
+	notes := s.rs.notes(s.name, fi, rd)
 	if !s.c.sendControl(b) {
 		return nil
 	}
 	s.playing = s.first > 0
-	s.statusMarks(s.srv.cfg.Now(), marks) // before the first frame: the writer drains controls first
+	s.statusMarks(s.srv.cfg.Now(), notes) // before the first frame: the writer drains controls first
 	if s.first > 0 {
 		s.frame(true)
 	}
@@ -607,6 +639,7 @@ func (s *replaySession) rebuild(tick uint32) error {
 	}
 	s.w, s.g = w, g
 	s.it = s.rd.Ticks(tick + 1)
+	s.evlog = s.evlog[:0] // a seek starts the events afresh
 	s.frames.Reset()
 	s.anchor(s.srv.cfg.Now())
 	return nil
@@ -638,6 +671,13 @@ func (s *replaySession) step() bool {
 	}
 	rec := s.it.Record()
 	s.w.Step(s.g, s.it.Inputs())
+	if evs := s.w.Events(); len(evs) > 0 {
+		var enc []byte
+		for i := range evs {
+			enc = sim.AppendEvent(enc, s.w.Tick(), &evs[i], false)
+		}
+		s.evlog = append(s.evlog, replayEvents{tick: s.w.Tick(), enc: enc})
+	}
 	if !s.diverged && s.w.Hash() != rec.GetWorldHash() {
 		s.diverged = true
 		s.log.Warn("replay diverges from the recording (game code changed?)", "tick", s.w.Tick())
@@ -659,20 +699,42 @@ func (s *replaySession) frame(snapshot bool) {
 	}
 	withHash := snapshot || (s.hashEvery > 0 && tick%s.hashEvery == 0)
 	b, key := s.frames.Body(base, cur, withHash)
-	s.c.mb.put(frame{body: b, tick: tick, baseline: key})
+	s.c.mb.put(frame{body: b, extra: s.extra(base, tick), tick: tick, baseline: key})
 	s.frames.Release()
+}
+
+// extra encodes the events of the ticks after base up to tick (a frame the mailbox replaced
+// did not reach the viewer, whose baseline stayed: its events go with this one) and, at the
+// end of a match, the result.
+func (s *replaySession) extra(base, tick uint32) []byte {
+	drop := 0
+	for drop < len(s.evlog) && s.evlog[drop].tick <= base {
+		drop++
+	}
+	s.evlog = append(s.evlog[:0], s.evlog[drop:]...)
+	var b []byte
+	for _, te := range s.evlog {
+		if te.tick <= tick {
+			b = append(b, te.enc...)
+		}
+	}
+	if res := s.w.Result(); res != nil && res.Tick == tick {
+		b = sim.AppendResult(b, res)
+	}
+	return b
 }
 
 func (s *replaySession) status(now time.Time) { s.statusMarks(now, nil) }
 
-// statusMarks queues a ReplayStatus (every one names the recording); the first one carries the marks.
-func (s *replaySession) statusMarks(now time.Time, marks []*pb.ReplayMark) {
+// statusMarks queues a ReplayStatus (every one names the recording); the first one carries the
+// marks, the game events and the result (notes; nil on the later ones).
+func (s *replaySession) statusMarks(now time.Time, notes *replayNotes) {
 	st := &pb.ReplayStatus{FirstTick: s.first, LastTick: s.last, Playing: s.playing, SpeedPct: s.speed, Name: s.name}
 	if s.w != nil {
 		st.Tick = s.w.Tick()
 	}
-	if !s.marksSent {
-		st.Marks, s.marksSent = marks, true
+	if !s.marksSent && notes != nil {
+		st.Marks, st.Events, st.Result, s.marksSent = notes.marks, notes.events, notes.result, true
 	}
 	b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_ReplayStatus{ReplayStatus: st}})
 	if err != nil {

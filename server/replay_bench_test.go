@@ -46,7 +46,7 @@ func BenchmarkReplaySeek(b *testing.B) {
 	// The marks scan a viewer's first join of a recording pays (cached afterwards).
 	b.Run("marks", func(b *testing.B) {
 		for b.Loop() {
-			readMarks(s.rd)
+			readNotes(s.rd)
 		}
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/scan")
 	})
