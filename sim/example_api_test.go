@@ -64,7 +64,7 @@ func (g *pong) Step(w *sim.World, tick uint32, inputs []sim.Input) {
 		}
 		hits := w.Get(ball, g.hits) + 1
 		w.Set(ball, g.hits, hits)
-		w.Emit(sim.Event{Kind: 1, Values: []int32{int32(in.Player)}})           // to everyone
+		w.Emit(sim.Event{Kind: 1, Values: []int32{int32(in.Player)}})             // to everyone
 		w.Emit(sim.Event{Kind: 2, To: []uint32{in.Player}, Data: []byte("nice")}) // to the hitter only
 		if hits == 2 {
 			w.End(sim.Result{Winners: []uint32{in.Player}, Summary: fmt.Sprintf("player %d wins", in.Player)})
