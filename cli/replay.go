@@ -103,25 +103,36 @@ func (p *Program) parseFileArg(fs *flag.FlagSet, args []string, stderr io.Writer
 	return fs.Arg(0), 0, true
 }
 
+// resultJSON is a match result in `replay info -json` (data as the game wrote it: JSON by
+// convention).
+type resultJSON struct {
+	Tick    uint32   `json:"tick"`
+	Winners []uint32 `json:"winners"`
+	Summary string   `json:"summary"`
+	Data    string   `json:"data,omitempty"`
+}
+
 // infoJSON is `replay info -json`.
 type infoJSON struct {
-	File          string  `json:"file"`
-	Game          string  `json:"game"`
-	Room          string  `json:"room"`
-	TickRate      uint32  `json:"tick_rate"`
-	Seed          uint32  `json:"seed"`
-	KeyframeEvery uint32  `json:"keyframe_every"`
-	Ticks         uint32  `json:"ticks"`
-	Duration      float64 `json:"duration"` // seconds of game time
-	Players       int     `json:"players"`
-	Keyframes     int     `json:"keyframes"`
-	Size          int64   `json:"size"`
-	StartUnixMs   int64   `json:"start_unix_ms"`
-	EndUnixMs     int64   `json:"end_unix_ms,omitempty"`
-	EndReason     string  `json:"end_reason,omitempty"`
-	Complete      bool    `json:"complete"`
-	Problem       string  `json:"problem,omitempty"` // why not complete: torn, corrupt, not closed
-	Error         string  `json:"error,omitempty"`   // why it cannot be read at all
+	File          string      `json:"file"`
+	Game          string      `json:"game"`
+	Room          string      `json:"room"`
+	TickRate      uint32      `json:"tick_rate"`
+	Seed          uint32      `json:"seed"`
+	KeyframeEvery uint32      `json:"keyframe_every"`
+	Ticks         uint32      `json:"ticks"`
+	Duration      float64     `json:"duration"` // seconds of game time
+	Players       int         `json:"players"`
+	Keyframes     int         `json:"keyframes"`
+	Size          int64       `json:"size"`
+	StartUnixMs   int64       `json:"start_unix_ms"`
+	EndUnixMs     int64       `json:"end_unix_ms,omitempty"`
+	EndReason     string      `json:"end_reason,omitempty"`
+	Events        int         `json:"events"`           // game events recorded
+	Result        *resultJSON `json:"result,omitempty"` // how the game ended the match
+	Complete      bool        `json:"complete"`
+	Problem       string      `json:"problem,omitempty"` // why not complete: torn, corrupt, not closed
+	Error         string      `json:"error,omitempty"`   // why it cannot be read at all
 }
 
 func runReplayInfo(p *Program, args []string, stdout, stderr io.Writer) int {
@@ -147,6 +158,10 @@ it is complete or where and why its readable part ends. Reads (and checks) every
 	out.Game, out.Room, out.TickRate, out.Seed, out.KeyframeEvery = in.Game, in.Room, in.TickRate, in.Seed, in.KeyframeEvery
 	out.Ticks, out.Duration, out.Players, out.Keyframes, out.Size = in.Ticks, in.Duration.Seconds(), in.Players, in.Keyframes, in.Size
 	out.StartUnixMs, out.EndUnixMs, out.EndReason, out.Complete = in.StartUnixMs, in.EndUnixMs, in.EndReason, in.Complete
+	out.Events = in.Events
+	if res := in.Result; res != nil {
+		out.Result = &resultJSON{Tick: res.GetTick(), Winners: res.GetWinners(), Summary: res.GetSummary(), Data: string(res.GetData())}
+	}
 	if in.Problem != nil {
 		out.Problem = in.Problem.Error()
 	}
@@ -182,6 +197,12 @@ func printInfo(w io.Writer, path string, in replay.Info) {
 	}
 	fmt.Fprintf(w, "ticks      %d (%s of game time)\n", in.Ticks, in.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "players    %d\n", in.Players)
+	if in.Events > 0 {
+		fmt.Fprintf(w, "events     %d\n", in.Events)
+	}
+	if res := in.Result; res != nil {
+		fmt.Fprintf(w, "result     %s (tick %d, winners %v)\n", orDash(res.GetSummary()), res.GetTick(), res.GetWinners())
+	}
 	fmt.Fprintf(w, "keyframes  %d (every %d ticks)\n", in.Keyframes, in.KeyframeEvery)
 	fmt.Fprintf(w, "size       %s (%d bytes)\n", humanBytes(in.Size), in.Size)
 	switch {

@@ -50,6 +50,8 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	fs.IntVar(&c.InputRate, "input-rate", 0, "input token bucket refill per second per connection (0: 3 x tick rate)")
 	fs.IntVar(&c.InputBurst, "input-burst", 0, "input token bucket size (0: 2 x tick rate)")
 	fs.IntVar(&c.InputBytes, "input-bytes", 64<<10, "input `bytes` per second per connection")
+	fs.IntVar(&c.MaxJoinMeta, "max-join-meta", 256, "largest player metadata a join may carry in anonymous mode, in `bytes` (1008 beyond; token mode takes it from the token)")
+	fs.DurationVar(&c.MatchOverGrace, "match-over-grace", 2*time.Second, "how long a room stays open after its game ended the match, so the result reaches every client, before 4002 \"match over\"")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 5*time.Second, "deadline of every write; a client that does not read is closed")
 	fs.DurationVar(&c.MaxLag, "max-lag", 5*time.Second, "how far a client's newest frame may trail its room before 1008 \"too slow\" (on Linux also measured from the bytes the client's TCP has acknowledged)")
 	fs.IntVar(&c.SendBuffer, "send-buffer", 64<<10, "kernel send buffer per WebSocket connection in `bytes` (SO_SNDBUF; Linux doubles it): what a client that stops reading can pin (-1: off, kernel autotuning, ~4 MB)")
