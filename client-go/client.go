@@ -45,6 +45,15 @@ type Options struct {
 	CreateIfMissing bool   // create the room if it does not exist (anonymous mode or admin token)
 	Spectator       bool   // join read-only
 	WantStats       bool   // ask for Stats messages (admin tokens; the benchmark)
+	// Config is the room's game config (JSON; nil: the game's defaults), sent as Join.config
+	// and used only when this join creates the room. A config the game refuses closes with
+	// 4004 and the game's reason.
+	Config []byte
+	// Meta is the player's metadata for the game (a name, a team: JSON by convention), sent as
+	// Join.meta. Anonymous mode only: with a join token the token's meta claim counts and this
+	// is ignored. Past the server's -max-join-meta bytes the join closes with 1008; a game
+	// that refuses the player closes it with 4005 and its reason.
+	Meta string
 	// LastTick is the tick the client holds when resuming. Reconnect sets it along with the
 	// state it holds; set by hand, a delta from a tick this client lacks fails with
 	// sim.ErrBadFrame (only useful for testing the server's snapshot fallback).
@@ -133,6 +142,11 @@ type Client struct {
 	welcomed chan struct{}
 	done     chan struct{}
 
+	// Game events and the result, also guarded by mu.
+	events        []*pb.GameEvent // every game event received, in order; append-only
+	eventsThrough uint32          // the tick through which events were kept (frames repeat them)
+	result        *pb.MatchResult // the match result, once a frame carried it
+
 	msgs, frames, bytesIn, bytesOut, inputs, firstFrame, decodeNs atomic.Uint64
 }
 
@@ -149,6 +163,11 @@ type seed struct {
 	state   *sim.State // nil in CountOnly mode
 	tick    uint32
 	seq     uint32
+	// events, eventsThrough and result go on in the new session, so Events lists the match's
+	// events once across reconnects.
+	events        []*pb.GameEvent
+	eventsThrough uint32
+	result        *pb.MatchResult
 }
 
 func newClient(url string, opts Options, sd *seed) *Client {
@@ -164,6 +183,7 @@ func newClient(url string, opts Options, sd *seed) *Client {
 	}
 	if sd != nil {
 		c.seq = sd.seq
+		c.events, c.eventsThrough, c.result = sd.events, sd.eventsThrough, sd.result
 	}
 	return c
 }
@@ -274,6 +294,52 @@ func (c *Client) Kick() *pb.Kick {
 	return c.kick
 }
 
+// Events returns a copy of the list of game events received so far, in order, each once (a
+// frame repeats the events its predecessors carried until the server sees it took them; the
+// client keeps only the new ones). They are the events the game addressed to everyone or to
+// this player (a spectator gets only those to everyone), from the ticks since it joined; a
+// Reconnect's client goes on with the old one's list. Empty in CountOnly mode. Don't modify
+// the events.
+func (c *Client) Events() []*pb.GameEvent { return c.EventsSince(0) }
+
+// EventsSince returns a copy of the events after the first n (nil when there are none): a bot
+// polls with evs := c.EventsSince(seen); seen += len(evs).
+func (c *Client) EventsSince(n int) []*pb.GameEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n < 0 {
+		n = 0
+	}
+	if n >= len(c.events) {
+		return nil
+	}
+	return append([]*pb.GameEvent(nil), c.events[n:]...)
+}
+
+// WaitEvents blocks until at least n game events have been received. Like WaitTick it returns
+// the client's Err if the connection ends first, or ctx's error.
+func (c *Client) WaitEvents(ctx context.Context, n int) error {
+	return c.wait(ctx, func() bool { return len(c.events) >= n })
+}
+
+// Result returns how the game ended the match (nil until a frame carries it; always nil in
+// CountOnly mode). The room closes with 4002 "match over" shortly after: a client whose Err is
+// that CloseError and whose Result is set saw the match end normally. Don't modify it.
+func (c *Client) Result() *pb.MatchResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.result
+}
+
+// WaitResult blocks until a frame carries the match result and returns it. A result that
+// arrived before the connection ended is returned even after it; otherwise it returns the
+// client's Err (a close without a result), or ctx's error.
+func (c *Client) WaitResult(ctx context.Context) (*pb.MatchResult, error) {
+	var r *pb.MatchResult
+	err := c.wait(ctx, func() bool { r = c.result; return r != nil })
+	return r, err
+}
+
 // Counters returns what the client has sent and received so far.
 func (c *Client) Counters() Counters {
 	return Counters{
@@ -374,8 +440,22 @@ func (c *Client) notify() {
 func (c *Client) micros() int64 { return time.Since(c.start).Microseconds() }
 
 // SendInput sends one input with the next seq (1, 2, …) and returns that seq. values are in
-// the order and fixed-point scale of the welcome's input schema.
+// the order and fixed-point scale of the welcome's input schema. Its render tick is the
+// client's current tick (Tick): the Go client has no interpolation, so the newest frame is
+// what it shows; the sub-tick is 0.
 func (c *Client) SendInput(values ...int32) (uint32, error) {
+	return c.sendInput(0, 0, false, values)
+}
+
+// SendInputAt is SendInput for an input made while the client showed renderTick, subtick
+// 1/65536 of a tick later (lag compensation: a game that keeps past states checks the input
+// against that tick's world, e.g. a shot against where its target was then). The server
+// clamps renderTick to the ticks the game keeps; 0 means unknown (the latest).
+func (c *Client) SendInputAt(renderTick uint32, subtick uint16, values ...int32) (uint32, error) {
+	return c.sendInput(renderTick, subtick, true, values)
+}
+
+func (c *Client) sendInput(renderTick uint32, subtick uint16, at bool, values []int32) (uint32, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.seq++
@@ -383,8 +463,11 @@ func (c *Client) SendInput(values ...int32) (uint32, error) {
 	now := time.Now()
 	c.mu.Lock()
 	c.sentAt[seq%sendRing] = sent{seq: seq, at: now}
+	if !at {
+		renderTick = c.frame.Tick
+	}
 	c.mu.Unlock()
-	c.wbuf = appendInput(c.wbuf[:0], seq, now.Sub(c.start).Microseconds(), values)
+	c.wbuf = appendInput(c.wbuf[:0], seq, now.Sub(c.start).Microseconds(), values, renderTick, subtick)
 	if err := c.writeLocked(c.wbuf); err != nil {
 		return seq, err
 	}
@@ -465,12 +548,14 @@ func (c *Client) closeWith(code uint16, reason string) {
 }
 
 // Reconnect dials the same server again with the welcome's resume token, saying which tick the
-// client holds, and carries the mirrored state over so the first frame can be a delta. The
-// old client may still be open (the server then closes it with 4010).
+// client holds, and carries the mirrored state over so the first frame can be a delta, with
+// the game events and result received so far (Events goes on from the old list). The old
+// client may still be open (the server then closes it with 4010).
 func (c *Client) Reconnect(ctx context.Context) (*Client, error) {
 	c.mu.Lock()
 	w := c.welcome
-	sd := &seed{welcome: w, tick: c.frame.Tick}
+	sd := &seed{welcome: w, tick: c.frame.Tick, events: c.events[:len(c.events):len(c.events)],
+		eventsThrough: c.eventsThrough, result: c.result}
 	if c.mirror != nil && w != nil {
 		sd.state = sim.NewState(c.schema)
 		sd.state.CopyFrom(c.mirror.State())

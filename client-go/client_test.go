@@ -320,25 +320,29 @@ func TestSkipJoinAndSend(t *testing.T) {
 
 func TestAppendInputMatchesProto(t *testing.T) {
 	cases := []struct {
-		seq    uint32
-		timeUs int64
-		values []int32
+		seq     uint32
+		timeUs  int64
+		values  []int32
+		render  uint32
+		subtick uint16
 	}{
-		{1, 0, nil},
-		{1, 123456, []int32{0}},
-		{300, -5, []int32{-1, 1, -2147483648, 2147483647, 0}},
-		{1<<32 - 1, 1 << 50, []int32{10000, -10000}},
+		{1, 0, nil, 0, 0},
+		{1, 123456, []int32{0}, 0, 0},
+		{300, -5, []int32{-1, 1, -2147483648, 2147483647, 0}, 299, 0},
+		{1<<32 - 1, 1 << 50, []int32{10000, -10000}, 1<<32 - 1, 65535},
+		{2, 7, nil, 0, 1},
+		{3, 0, []int32{5}, 128, 32768},
 	}
 	for _, tc := range cases {
 		want, err := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: &pb.Input{
-			Seq: tc.seq, ClientTimeUs: tc.timeUs, Values: tc.values,
+			Seq: tc.seq, ClientTimeUs: tc.timeUs, Values: tc.values, RenderTick: tc.render, Subtick: uint32(tc.subtick),
 		}}})
 		require.NoError(t, err)
-		assert.Equal(t, want, appendInput(nil, tc.seq, tc.timeUs, tc.values))
+		assert.Equal(t, want, appendInput(nil, tc.seq, tc.timeUs, tc.values, tc.render, tc.subtick))
 	}
 	assert.Zero(t, testing.AllocsPerRun(100, func() {
 		var buf [64]byte
-		_ = appendInput(buf[:0], 7, 99, []int32{1, 2})
+		_ = appendInput(buf[:0], 7, 99, []int32{1, 2}, 1234, 9)
 	}))
 }
 
@@ -373,6 +377,8 @@ func TestCloseErrorReconnect(t *testing.T) {
 		{4001, "session superseded", false, false},
 		{4002, "room closed", false, false},
 		{4004, "room not found", false, false},
+		{4002, "match over", false, false},
+		{4005, "mallory may not play", false, false}, // the game refused the player: the same again
 		{4010, "replaced by a newer session", false, false},
 		{1006, "", true, false}, // the client closed it itself
 	} {

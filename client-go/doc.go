@@ -4,10 +4,11 @@
 // one. Tests, the benchmark's load generator, bots and Go games use it.
 //
 // A Client runs one read goroutine (gws's read loop); everything it learns (the welcome, the
-// mirrored state, the last tick and input seq, RTT, how the connection ended) is behind
-// thread-safe accessors, and the Wait methods block until a frame satisfies a condition.
-// Writes are serialized by a mutex, each under a write deadline.
+// mirrored state, the last tick and input seq, RTT, the game's events and match result, how
+// the connection ended) is behind thread-safe accessors, and the Wait methods block until a
+// frame satisfies a condition. Writes are serialized by a mutex, each under a write deadline.
 //
-// The client imports proto and sim (for the schema and the Mirror), never server. It
+// The client imports proto and sim (for the schema and the Mirror), never server (only its
+// tests do, to play a real server). It
 // reconnects only when asked (Reconnect): retry policy is the caller's.
 package client

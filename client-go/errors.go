@@ -52,7 +52,10 @@ func (e *CloseError) Error() string {
 // connection (1006), a shutdown (1001), a server error (1011), a full server or room (4003,
 // 4009, 4029: wait longer before these) and the 1008 closes a client recovers from by
 // reconnecting ("too slow", "join timeout", "ping timeout"); no for the client's own close,
-// a normal close (1000) and every rejection of what the client sent or holds.
+// a normal close (1000) and every rejection of what the client sent or holds: among them 4002
+// (the room closed; "match over" when the game ended the match, after the frame carrying
+// Client.Result) and 4005 "join refused" (the game refused the player, with its own reason;
+// asking again gets the same answer).
 func (e *CloseError) Reconnect() bool {
 	if e == nil || e.Local {
 		return false

@@ -20,6 +20,8 @@ const (
 	fInputSeq      = 1
 	fInputTime     = 2
 	fInputValues   = 3
+	fInputRender   = 4
+	fInputSubtick  = 5
 	fServerFrame   = 2
 	fFrameTick     = 1
 	fFrameBaseline = 2
@@ -34,9 +36,9 @@ var frameTag = byte(protowire.EncodeTag(fServerFrame, protowire.BytesType))
 // hostile one from costing stack.
 var unmarshal = proto.UnmarshalOptions{RecursionLimit: 16}
 
-// appendInput appends a ClientMessage{input: {seq, client_time_us, values}}, byte-identical to
-// proto.Marshal, without allocating.
-func appendInput(dst []byte, seq uint32, timeUs int64, values []int32) []byte {
+// appendInput appends a ClientMessage{input: {seq, client_time_us, values, render_tick,
+// subtick}}, byte-identical to proto.Marshal, without allocating.
+func appendInput(dst []byte, seq uint32, timeUs int64, values []int32, renderTick uint32, subtick uint16) []byte {
 	var packed int
 	for _, v := range values {
 		packed += protowire.SizeVarint(protowire.EncodeZigZag(int64(v)))
@@ -47,6 +49,12 @@ func appendInput(dst []byte, seq uint32, timeUs int64, values []int32) []byte {
 	}
 	if len(values) > 0 {
 		n += protowire.SizeTag(fInputValues) + protowire.SizeBytes(packed)
+	}
+	if renderTick != 0 {
+		n += protowire.SizeTag(fInputRender) + protowire.SizeVarint(uint64(renderTick))
+	}
+	if subtick != 0 {
+		n += protowire.SizeTag(fInputSubtick) + protowire.SizeVarint(uint64(subtick))
 	}
 	dst = protowire.AppendTag(dst, fClientInput, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(n))
@@ -62,6 +70,14 @@ func appendInput(dst []byte, seq uint32, timeUs int64, values []int32) []byte {
 		for _, v := range values {
 			dst = protowire.AppendVarint(dst, protowire.EncodeZigZag(int64(v)))
 		}
+	}
+	if renderTick != 0 {
+		dst = protowire.AppendTag(dst, fInputRender, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(renderTick))
+	}
+	if subtick != 0 {
+		dst = protowire.AppendTag(dst, fInputSubtick, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(subtick))
 	}
 	return dst
 }
@@ -243,6 +259,7 @@ func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
 			return fmt.Errorf("%w at tick %d: mirror %#016x, server %#016x", ErrDesync, f.GetTick(), h, f.GetViewHash())
 		}
 	}
+	c.keepEventsLocked(f)
 	prev := c.frameLocked(FrameInfo{
 		Tick: f.GetTick(), BaselineTick: f.GetBaselineTick(), LastInputSeq: f.GetLastInputSeq(),
 		HasHash: f.ViewHash != nil, Bytes: size,
@@ -254,6 +271,27 @@ func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
 	}
 	c.notify() // waiters already see the frame; wake those that sleep
 	return nil
+}
+
+// keepEventsLocked keeps an applied frame's game events that were not kept yet, then its
+// result. A frame carries the events of every tick after its baseline, and the server moves a
+// client's baseline only when its writer takes a frame, so frames built before that repeat
+// the events of the ticks they share: only events of ticks after the previous frame's count.
+// A snapshot that goes back in time (a replay seek) starts the count again.
+func (c *Client) keepEventsLocked(f *pb.Frame) {
+	if f.GetBaselineTick() == 0 && f.GetTick() <= c.frame.Tick {
+		c.eventsThrough = 0
+	}
+	through := c.eventsThrough
+	c.eventsThrough = max(through, f.GetTick())
+	for _, ev := range f.GetEvents() {
+		if ev.GetTick() > through {
+			c.events = append(c.events, ev)
+		}
+	}
+	if f.GetResult() != nil && c.result == nil {
+		c.result = f.GetResult()
+	}
 }
 
 // frameLocked records an applied frame, read at now, and returns the previous last input seq.

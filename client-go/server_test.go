@@ -116,6 +116,7 @@ type testServer struct {
 	enc    sim.Encoder
 	ring   map[uint32]*sim.State // every tick's state
 	closes chan uint16           // close codes the server received from clients
+	inputs []*pb.Input           // every input received
 }
 
 type conn struct {
@@ -215,6 +216,7 @@ func (s *testServer) OnMessage(c *gws.Conn, m *gws.Message) {
 		s.join(c, cs, k.Join)
 	case *pb.ClientMessage_Input:
 		cs.lastSeq = k.Input.GetSeq()
+		s.inputs = append(s.inputs, k.Input)
 		cur := s.step([]sim.Input{{Player: cs.player, Kind: sim.InputMove, Seq: cs.lastSeq, Values: k.Input.GetValues()}})
 		_ = c.WriteMessage(gws.OpcodeBinary, encodeFrame(&s.enc, s.ring[cs.sent], cur, cs.lastSeq, true))
 		cs.sent = cur.Tick()
