@@ -1,0 +1,17 @@
+// Command skirmish serves the skirmish example game: `skirmish serve`, `skirmish token`,
+// `skirmish replay`, as any ticksync binary built with package cli.
+package main
+
+import (
+	"github.com/ticksync/ticksync/cli"
+	"github.com/ticksync/ticksync/examples/skirmish"
+	"github.com/ticksync/ticksync/server"
+)
+
+func main() {
+	games := server.NewRegistry()
+	if err := games.Register(skirmish.Name, skirmish.New); err != nil {
+		panic(err) // a fresh registry refuses only a duplicate name
+	}
+	cli.Main(cli.Program{Name: "skirmish", Games: games})
+}
