@@ -26,6 +26,7 @@ type State struct {
 	n       int
 	rng     uint32   // the world's PRNG state (snapshots of a World only)
 	free    []Entity // the world's freed ids, next reused first (snapshots of a World only)
+	order   []Entity // live ids in the world's storage order, class after class (snapshots of a World only)
 }
 
 // NewState returns an empty state (tick 0) for schema s.
@@ -148,6 +149,7 @@ func (st *State) CopyFrom(src *State) {
 	st.bytes = append(st.bytes[:0], src.bytes...)
 	st.rng = src.rng
 	st.free = append(st.free[:0], src.free...)
+	st.order = append(st.order[:0], src.order...)
 }
 
 // Snapshot copies the world into dst, reusing dst's memory (no allocation in steady state).
@@ -157,6 +159,10 @@ func (w *World) Snapshot(dst *State) {
 	}
 	dst.tick, dst.n, dst.rng = w.tick, w.n, w.rng.State()
 	dst.free = append(dst.free[:0], w.free[w.head:]...)
+	dst.order = dst.order[:0]
+	for ci := range w.classes {
+		dst.order = append(dst.order, w.classes[ci].ids...)
+	}
 	dst.resize(len(w.slots))
 	for id := range w.slots {
 		s := &w.slots[id]
@@ -207,7 +213,24 @@ func (st *State) Save() *pb.WorldState {
 	for _, id := range st.free {
 		ws.FreeIds = append(ws.FreeIds, uint32(id))
 	}
+	if !ascendingByClass(st) {
+		ws.Order = make([]uint32, len(st.order))
+		for i, id := range st.order {
+			ws.Order[i] = uint32(id)
+		}
+	}
 	return ws
+}
+
+// ascendingByClass reports whether st.order lists each class's ids in ascending order (what
+// LoadWorld rebuilds without being told).
+func ascendingByClass(st *State) bool {
+	for i := 1; i < len(st.order); i++ {
+		if st.order[i] < st.order[i-1] && st.cls[st.order[i]] == st.cls[st.order[i-1]] {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrBadState reports a WorldState that does not fit the schema.
@@ -287,5 +310,58 @@ func LoadWorld(s *Schema, ws *pb.WorldState) (*World, error) {
 	if w.n+len(w.free) != int(next)-1 {
 		return nil, bad("%d live and %d free ids, want %d", w.n, len(w.free), next-1)
 	}
+	if order := ws.GetOrder(); len(order) > 0 {
+		if err := w.reorder(order); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
 	return w, nil
+}
+
+// reorder lays each class's entities out in the saved storage order (a permutation of the live
+// ids, class after class), so a restored World iterates exactly as the original did.
+func (w *World) reorder(order []uint32) error {
+	if len(order) != w.n {
+		return fmt.Errorf("order lists %d ids, %d are live", len(order), w.n)
+	}
+	off := 0
+	for ci := range w.classes {
+		st := &w.classes[ci]
+		n := len(st.ids)
+		ids := make([]Entity, n)
+		rows := make([]uint32, n)
+		for i, id := range order[off : off+n] {
+			if id == 0 || int(id) >= len(w.slots) || w.slots[id].cls != uint16(ci) {
+				return fmt.Errorf("order: id %d is not a live entity of class %d", id, ci)
+			}
+			ids[i], rows[i] = Entity(id), w.slots[id].row
+		}
+		seen := make([]bool, n)
+		for _, r := range rows {
+			if seen[r] {
+				return fmt.Errorf("order: class %d lists an id twice", ci)
+			}
+			seen[r] = true
+		}
+		for col, vals := range st.ints {
+			nv := make([]int32, n)
+			for i, r := range rows {
+				nv[i] = vals[r]
+			}
+			st.ints[col] = nv
+		}
+		for col, vals := range st.bytes {
+			nv := make([][]byte, n)
+			for i, r := range rows {
+				nv[i] = vals[r]
+			}
+			st.bytes[col] = nv
+		}
+		st.ids = ids
+		for i, id := range ids {
+			w.slots[id].row = uint32(i)
+		}
+		off += n
+	}
+	return nil
 }

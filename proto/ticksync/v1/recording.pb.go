@@ -573,7 +573,11 @@ type WorldState struct {
 	// next_id is the next never-used entity id.
 	NextId uint32 `protobuf:"varint,7,opt,name=next_id,json=nextId,proto3" json:"next_id,omitempty"`
 	// free_ids are freed ids in the order they will be reused.
-	FreeIds       []uint32 `protobuf:"varint,8,rep,packed,name=free_ids,json=freeIds,proto3" json:"free_ids,omitempty"`
+	FreeIds []uint32 `protobuf:"varint,8,rep,packed,name=free_ids,json=freeIds,proto3" json:"free_ids,omitempty"`
+	// order is every live id in the order the world stores its class's entities (the order
+	// World.Entities returns, which a game's Step may depend on), class after class in class
+	// number order. Absent when every class is in ascending id order (and in older files).
+	Order         []uint32 `protobuf:"varint,9,rep,packed,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,6 +664,13 @@ func (x *WorldState) GetNextId() uint32 {
 func (x *WorldState) GetFreeIds() []uint32 {
 	if x != nil {
 		return x.FreeIds
+	}
+	return nil
+}
+
+func (x *WorldState) GetOrder() []uint32 {
+	if x != nil {
+		return x.Order
 	}
 	return nil
 }
@@ -948,7 +959,7 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"reconnects\x18\x04 \x03(\rR\n" +
 	"reconnects\x12.\n" +
 	"\x06events\x18\x05 \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
-	"\x06result\x18\x06 \x01(\v2\x18.ticksync.v1.MatchResultR\x06result\"\xf1\x01\n" +
+	"\x06result\x18\x06 \x01(\v2\x18.ticksync.v1.MatchResultR\x06result\"\x87\x02\n" +
 	"\n" +
 	"WorldState\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x1b\n" +
@@ -958,7 +969,8 @@ const file_ticksync_v1_recording_proto_rawDesc = "" +
 	"\x06values\x18\x05 \x03(\x11R\x06values\x12:\n" +
 	"\fbytes_values\x18\x06 \x03(\v2\x17.ticksync.v1.BytesValueR\vbytesValues\x12\x17\n" +
 	"\anext_id\x18\a \x01(\rR\x06nextId\x12\x19\n" +
-	"\bfree_ids\x18\b \x03(\rR\afreeIds\"\x80\x01\n" +
+	"\bfree_ids\x18\b \x03(\rR\afreeIds\x12\x14\n" +
+	"\x05order\x18\t \x03(\rR\x05order\"\x80\x01\n" +
 	"\bKeyframe\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12-\n" +
 	"\x05world\x18\x02 \x01(\v2\x17.ticksync.v1.WorldStateR\x05world\x121\n" +
