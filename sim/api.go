@@ -16,9 +16,12 @@ type TickRater interface {
 }
 
 // JoinFilter is a game that may refuse a player. AcceptJoin runs at the tick the join applies,
-// before the seat is taken; a non-nil error refuses it: the client is closed with 4005 and the
-// error's text as the reason (at most 123 bytes), and does not reconnect. Resumes of a held seat
-// and spectators are not asked. A refused join changes nothing, so it is not recorded.
+// before the seat is taken and before that tick's Step; a non-nil error refuses it: the client
+// is closed with 4005 and the error's text as the reason (at most 123 bytes), and does not
+// reconnect. Resumes of a held seat and spectators are not asked. AcceptJoin must not change the
+// World (it only reads it); a refused join changes nothing, so it is not recorded. Joins of one
+// tick are asked in order; JoinRequest.Pending lists those already accepted in this tick, which
+// the World does not show yet (count them against a "room full" or "team full" rule).
 type JoinFilter interface {
 	AcceptJoin(w *World, j JoinRequest) error
 }
@@ -27,6 +30,9 @@ type JoinFilter interface {
 type JoinRequest struct {
 	Player uint32 // the seat's player id if accepted
 	Meta   []byte // the player's metadata (valid during AcceptJoin only)
+	// Pending are the joins accepted earlier in this tick: their join inputs reach Step after
+	// this one is decided (valid during AcceptJoin only).
+	Pending []JoinRequest
 }
 
 // Historian is a game whose Step reads past states with World.Past (lag compensation: check a

@@ -47,7 +47,10 @@ type Game interface {
 	Load(w *World) error
 }
 
-// Factory makes a Game for a room ticking at tickRate Hz from its config (JSON; empty means
-// defaults). Games are registered under a name with a Factory; recordings keep the tick rate
+// Factory makes a Game for a room from its config (JSON; empty means defaults), validating it:
+// an error refuses the room, and the client that asked sees the error's text. tickRate is the
+// rate the room would tick at: the server's -tick-rate live, the recorded rate on replay. A game
+// with its own rate (TickRater) ignores it and must build its schema (prediction ratios) for
+// its own rate. Games are registered under a name with a Factory; recordings keep the tick rate
 // and the config, so a replay makes the same Game again.
 type Factory func(tickRate uint32, config []byte) (Game, error)

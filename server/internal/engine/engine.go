@@ -185,9 +185,10 @@ type Engine struct {
 	metas [][]byte
 	hist  uint32 // the game's History (render ticks are clamped to it)
 
-	filter sim.JoinFilter // nil unless the game refuses joins
-	evlog  []tickEvents   // recent ticks' events, oldest first (clients get those since their baseline)
-	result []byte         // the encoded result, once the match ended
+	filter  sim.JoinFilter    // nil unless the game refuses joins
+	pending []sim.JoinRequest // joins accepted this tick (JoinRequest.Pending)
+	evlog   []tickEvents      // recent ticks' events, oldest first (clients get those since their baseline)
+	result  []byte            // the encoded result, once the match ended
 }
 
 // tickEvents is one tick's events, each pre-encoded as a Frame.events field.
@@ -291,6 +292,8 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	e.vals = e.vals[:0]
 	clear(e.metas)
 	e.metas = e.metas[:0]
+	clear(e.pending)
+	e.pending = e.pending[:0]
 
 	e.expire(now) // before anything else appends: a freed seat's leave is this tick's input
 	for i := range e.events {
@@ -380,7 +383,7 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 			id = e.nextPlayer
 		}
 		if e.filter != nil {
-			if err := e.filter.AcceptJoin(e.w, sim.JoinRequest{Player: id, Meta: j.Meta}); err != nil {
+			if err := e.filter.AcceptJoin(e.w, sim.JoinRequest{Player: id, Meta: j.Meta, Pending: e.pending}); err != nil {
 				return &RefusedError{Reason: err.Error()}
 			}
 		}
@@ -402,6 +405,9 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 			e.metas = append(e.metas, meta)
 		}
 		r.Inputs = append(r.Inputs, sim.Input{Player: id, Kind: sim.InputJoin, Meta: meta})
+		if e.filter != nil {
+			e.pending = append(e.pending, sim.JoinRequest{Player: id, Meta: meta})
+		}
 		r.Joined = append(r.Joined, id)
 	}
 	if s != nil && s.client != nil && s.client != c {

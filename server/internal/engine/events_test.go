@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -124,4 +125,32 @@ func TestJoinFilterAndRenderTicks(t *testing.T) {
 	}
 	// Applied at ticks 11 and 12 (two per tick), then 13: the World keeps ticks t-4 … t-1.
 	assert.Equal(t, []uint32{0, 7, 8, 10, 12}, got)
+}
+
+// oneSeat is a game that takes one player: it counts the seats the World shows (none here)
+// plus the joins already accepted in this tick.
+type oneSeat struct{ simtest.Game }
+
+func (g *oneSeat) AcceptJoin(_ *sim.World, j sim.JoinRequest) error {
+	if len(j.Pending) > 0 {
+		return errors.New("one player only")
+	}
+	return nil
+}
+
+// TestJoinFilterSeesPending: two joins in one tick; the game sees the first (accepted, not yet
+// stepped) when it decides the second.
+func TestJoinFilterSeesPending(t *testing.T) {
+	b := sim.NewSchemaBuilder()
+	b.Class("thing").Int("n")
+	s, err := b.Build()
+	require.NoError(t, err)
+	e, err := New(Config{}, &oneSeat{simtest.Game{S: s}}, sim.NewWorld(s, 1))
+	require.NoError(t, err)
+	e.Join(NewClient("a"), JoinReq{Meta: []byte("a")})
+	e.Join(NewClient("b"), JoinReq{Meta: []byte("b")})
+	rd := e.Tick(time.Unix(0, 0), nil)
+	require.Len(t, rd.Welcomes, 1)
+	require.Len(t, rd.Closes, 1)
+	assert.EqualError(t, rd.Closes[0].Err, "one player only")
 }
