@@ -29,9 +29,9 @@ func isForbidden(path string) bool {
 	return false
 }
 
-// TestImports holds sim and sim/arena to the map: sim imports nothing of the project but
-// proto (sim/arena also sim), neither imports a clock, I/O, sync or a random source, and
-// neither starts a goroutine. Test files may cross any line.
+// TestImports holds sim, sim/arena, sim/simtest and the example game to the map: sim imports
+// nothing of the project but proto (the games also sim), none imports a clock, I/O, sync or a
+// random source, and none starts a goroutine. Test files may cross any line.
 func TestImports(t *testing.T) {
 	proto := modulePath + "/proto/ticksync/v1"
 	sim := modulePath + "/sim"
@@ -41,6 +41,8 @@ func TestImports(t *testing.T) {
 	}{
 		{".", []string{proto}},
 		{"arena", []string{proto, sim}},
+		{"simtest", []string{sim}},
+		{"../examples/skirmish", []string{proto, sim}}, // the example game: the same rules hold for games
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
