@@ -14,6 +14,12 @@ export interface StatusView {
   playing: boolean;
   speedPct: number;
   marks: { tick: number; kind: "join" | "leave" | "reconnect"; player: number }[];
+  /** events are the recording's game events (from the first status), with their recipients. */
+  events: { tick: number; kind: number; values: number[]; to: number[] }[];
+  /** result is how the game ended the match (null: it did not). */
+  result: { tick: number; winners: number[]; summary: string } | null;
+  /** eventsSeen counts game events the frames delivered while watching. */
+  eventsSeen: number;
 }
 
 /** Phase is where the page is. */

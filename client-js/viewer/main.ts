@@ -37,6 +37,8 @@ const ui = {
   play: byId<HTMLButtonElement>("play"),
   speed: byId<HTMLSelectElement>("speed"),
   marks: byId<HTMLUListElement>("marks"),
+  events: byId<HTMLUListElement>("events"),
+  result: byId("result"),
   back: byId<HTMLButtonElement>("back"),
   stat: { tick: byId("s-tick"), time: byId("s-time"), players: byId("s-players"), entities: byId("s-entities") },
 };
@@ -165,6 +167,8 @@ function watch(name: string): void {
   ui.picker.hidden = true;
   ui.player.hidden = false;
   ui.marks.replaceChildren();
+  ui.events.replaceChildren();
+  ui.result.textContent = "";
   ui.markbar.replaceChildren();
   setPhase("connecting");
   clock = new PlaybackClock();
@@ -205,6 +209,9 @@ function watch(name: string): void {
     hook.tick = f.tick;
     if (!dragging) ui.seek.value = String(f.tick);
   });
+  c.on("event", () => {
+    if (client === c && hook.status !== null) hook.status.eventsSeen++;
+  });
   c.on("replayStatus", (s) => {
     if (client === c) onStatus(s);
   });
@@ -221,7 +228,10 @@ function watch(name: string): void {
 function onStatus(s: ReplayStatus): void {
   const first = hook.status === null;
   const marks = first ? s.marks.map((m) => ({ tick: m.tick, kind: KIND[m.kind] ?? "join", player: m.player })) : (hook.status?.marks ?? []);
-  const v: StatusView = { name: s.name, tick: s.tick, firstTick: s.firstTick, lastTick: s.lastTick, playing: s.playing, speedPct: s.speedPct, marks };
+  const events = first ? s.events.map((e) => ({ tick: e.tick, kind: e.kind, values: [...e.values], to: [...e.to] })) : (hook.status?.events ?? []);
+  const result = first ? (s.result === undefined ? null : { tick: s.result.tick, winners: [...s.result.winners], summary: s.result.summary }) : (hook.status?.result ?? null);
+  const eventsSeen = hook.status?.eventsSeen ?? 0;
+  const v: StatusView = { name: s.name, tick: s.tick, firstTick: s.firstTick, lastTick: s.lastTick, playing: s.playing, speedPct: s.speedPct, marks, events, result, eventsSeen };
   hook.status = v;
   clock.setRate(s.playing ? s.speedPct / 100 : 1);
   ui.seek.min = String(Math.max(1, s.firstTick));
@@ -230,7 +240,38 @@ function onStatus(s: ReplayStatus): void {
   ui.play.textContent = s.playing ? "Pause" : "Play";
   ui.play.dataset.playing = String(s.playing);
   if (ui.speed.value !== String(s.speedPct)) ui.speed.value = String(s.speedPct);
-  if (first) renderMarks(v);
+  if (first) {
+    renderMarks(v);
+    renderEvents(v);
+  }
+}
+
+/** renderEvents lists the recording's game events (click: seek to the tick) and its result. */
+function renderEvents(s: StatusView): void {
+  ui.events.replaceChildren();
+  for (const e of s.events) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.tick = String(e.tick);
+    b.dataset.kind = String(e.kind);
+    const text = document.createElement("span");
+    text.textContent = `kind ${e.kind} [${e.values.join(", ")}]${e.to.length > 0 ? ` → P${e.to.join(", P")}` : ""}`;
+    const at = document.createElement("span");
+    at.className = "when";
+    at.textContent = `${formatTime(seconds(e.tick))} · ${e.tick}`;
+    b.append(text, at);
+    b.onclick = () => seek(e.tick);
+    li.append(b);
+    ui.events.append(li);
+  }
+  if (s.events.length === 0) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No game events.";
+    ui.events.append(li);
+  }
+  ui.result.textContent = s.result === null ? "The match did not end in this recording." : `${s.result.summary} (tick ${s.result.tick}; winners ${s.result.winners.map((p) => `P${p}`).join(", ") || "none"})`;
 }
 
 function renderMarks(s: StatusView): void {
