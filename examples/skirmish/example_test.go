@@ -20,12 +20,14 @@ func Example() {
 	}
 	filter := g.(sim.JoinFilter)
 	var joins []sim.Input
+	var accepted []sim.JoinRequest // this tick's joins so far: the filter counts them
 	for id, meta := range []string{`{"name":"ann","team":"red"}`, `{"name":"bob","team":"blue"}`, `{"team":"green"}`} {
-		j := sim.JoinRequest{Player: uint32(id + 1), Meta: []byte(meta)}
+		j := sim.JoinRequest{Player: uint32(id + 1), Meta: []byte(meta), Pending: accepted}
 		if err := filter.AcceptJoin(w, j); err != nil {
 			fmt.Printf("player %d refused: %v\n", j.Player, err)
 			continue
 		}
+		accepted = append(accepted, sim.JoinRequest{Player: j.Player, Meta: j.Meta})
 		joins = append(joins, sim.Input{Player: j.Player, Kind: sim.InputJoin, Meta: j.Meta})
 	}
 	w.Step(g, joins)

@@ -137,13 +137,6 @@ type Game struct {
 	sShooter, sTeam, sX, sY, sVX, sVY, sTTL sim.Field
 	inMX, inMY, inAimX, inAimY, inFire      sim.InputField
 
-	// pending counts joins AcceptJoin let through since the last Step (total, then by team
-	// asked for): the engine asks about every join of a tick before the Step that adds them,
-	// so the room size and team limits must count them. Step resets it; it never affects
-	// the simulation, only which joins are refused.
-	pending     int
-	pendingTeam [3]int
-
 	ev [5]int32  // scratch for event values (Emit copies them)
 	to [1]uint32 // scratch for an event's recipient
 	// Rows of a class are in spawn order with swap-removal, but a World loaded from a keyframe
@@ -236,7 +229,6 @@ func (g *Game) Init(w *sim.World) error {
 // Load checks a restored world; skirmish derives nothing from it (players are found by
 // scanning their owner column, a handful of rows).
 func (g *Game) Load(w *sim.World) error {
-	g.pending, g.pendingTeam = 0, [3]int{}
 	if n := len(w.Entities(g.match)); n != 1 {
 		return fmt.Errorf("skirmish: load: %d match entities, want 1", n)
 	}
@@ -295,25 +287,48 @@ func cleanName(name string) string {
 }
 
 // AcceptJoin refuses a join when the match is over, the room is full, the metadata asks for
-// an unknown team, or the team asked for already has half the room (sim.JoinFilter).
+// an unknown team, or the team asked for already has half the room (sim.JoinFilter). The
+// joins accepted earlier in the tick (j.Pending) are not in the World yet but count against
+// both limits, so that several joins in one tick cannot overfill the room or a team.
 func (g *Game) AcceptJoin(w *sim.World, j sim.JoinRequest) error {
 	m := g.matchEntity(w)
 	if w.Result() != nil || w.Get(m, g.mPhase) == PhaseOver {
 		return errors.New("match is over")
 	}
-	if len(w.Entities(g.player))+g.pending >= g.cfg.MaxPlayers {
+	if len(w.Entities(g.player))+len(j.Pending) >= g.cfg.MaxPlayers {
 		return fmt.Errorf("room is full (%d players)", g.cfg.MaxPlayers)
 	}
 	team, _, err := parseMeta(j.Meta)
 	if err != nil {
 		return err
 	}
-	if team != 0 && g.teamSize(w, team)+g.pendingTeam[team] >= (g.cfg.MaxPlayers+1)/2 {
+	if team != 0 && g.mostOnTeam(w, team, j.Pending) >= (g.cfg.MaxPlayers+1)/2 {
 		return fmt.Errorf("team %s is full", teamNames[team])
 	}
-	g.pending++
-	g.pendingTeam[team]++
 	return nil
+}
+
+// mostOnTeam returns the most players team can have once the pending joins are stepped, by
+// the rules Step's join applies: a join asking for a team gets it, one asking for none gets
+// the smaller team. Step breaks a tie with the World's PRNG, which AcceptJoin must not draw
+// from, so a tie is counted as going to team: that gives the most team can end up with after
+// every later pending join too, so the limit holds whichever way the ties fall.
+func (g *Game) mostOnTeam(w *sim.World, team int, pending []sim.JoinRequest) int {
+	mine, other := g.teamSize(w, team), g.teamSize(w, TeamRed+TeamBlue-team)
+	for _, p := range pending {
+		t, _, _ := parseMeta(p.Meta) // accepted, so readable or ignored
+		switch {
+		case t == team:
+			mine++
+		case t != 0:
+			other++
+		case mine <= other:
+			mine++
+		default:
+			other++
+		}
+	}
+	return mine
 }
 
 func (g *Game) matchEntity(w *sim.World) sim.Entity { return w.Entities(g.match)[0] }

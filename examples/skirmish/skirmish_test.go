@@ -34,13 +34,20 @@ func newRig(t testing.TB, config string, seed uint32) *rig {
 	return &rig{t: t, g: g, w: w, seq: map[uint32]uint32{}}
 }
 
-// join asks the filter and, if it accepts, queues the join for the next step.
+// join asks the filter, with the joins already queued for the next step as Pending (as the
+// engine does), and, if it accepts, queues the join for the next step.
 func (r *rig) join(player uint32, meta string) error {
 	var m []byte
 	if meta != "" {
 		m = []byte(meta)
 	}
-	if err := r.g.AcceptJoin(r.w, sim.JoinRequest{Player: player, Meta: m}); err != nil {
+	var pending []sim.JoinRequest
+	for _, in := range r.inputs {
+		if in.Kind == sim.InputJoin {
+			pending = append(pending, sim.JoinRequest{Player: in.Player, Meta: in.Meta})
+		}
+	}
+	if err := r.g.AcceptJoin(r.w, sim.JoinRequest{Player: player, Meta: m, Pending: pending}); err != nil {
 		return err
 	}
 	r.inputs = append(r.inputs, sim.Input{Player: player, Kind: sim.InputJoin, Meta: m})
@@ -187,6 +194,32 @@ func TestAcceptJoin(t *testing.T) {
 		assert.EqualError(t, r.join(3, `{"team":"red"}`), "team red is full")
 		assert.NoError(t, r.join(3, `{"team":"blue"}`))
 		assert.NoError(t, r.join(4, `{}`), "no team asked: the smaller one")
+	})
+	t.Run("team full counts same-tick joins that ask for no team", func(t *testing.T) {
+		r := newRig(t, `{"max_players":4}`, 1)
+		require.NoError(t, r.join(1, `{"team":"red"}`))
+		r.step()
+		// Same tick: a join asking for no team goes to blue (the smaller team), so one more
+		// fills blue and a third would overfill it, though the room has a seat left.
+		require.NoError(t, r.join(2, `{}`))
+		require.NoError(t, r.join(3, `{"team":"blue"}`))
+		assert.EqualError(t, r.join(4, `{"team":"blue"}`), "team blue is full")
+		r.step()
+		assert.Equal(t, 1, r.g.teamSize(r.w, TeamRed))
+		assert.Equal(t, 2, r.g.teamSize(r.w, TeamBlue))
+		assert.NoError(t, r.join(4, `{"team":"red"}`))
+	})
+	t.Run("a same-tick tie may go either way", func(t *testing.T) {
+		// Two seats: the first join asks for no team and Step breaks the 0-0 tie with the PRNG,
+		// so neither team can be promised to a second join of the same tick.
+		r := newRig(t, `{"max_players":2}`, 1)
+		require.NoError(t, r.join(1, `{}`))
+		assert.EqualError(t, r.join(2, `{"team":"red"}`), "team red is full")
+		assert.EqualError(t, r.join(2, `{"team":"blue"}`), "team blue is full")
+		require.NoError(t, r.join(2, `{}`), "no team asked: the other one")
+		r.step()
+		assert.Equal(t, 1, r.g.teamSize(r.w, TeamRed))
+		assert.Equal(t, 1, r.g.teamSize(r.w, TeamBlue))
 	})
 	t.Run("unreadable metadata is accepted", func(t *testing.T) {
 		r := newRig(t, "", 1)

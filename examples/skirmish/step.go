@@ -11,7 +11,6 @@ import (
 // Step applies this tick's inputs in order (joins, leaves, moves; a move may fire), advances
 // the phase, then moves players and tracers and runs the timers.
 func (g *Game) Step(w *sim.World, tick uint32, inputs []sim.Input) {
-	g.pending, g.pendingTeam = 0, [3]int{}
 	m := g.matchEntity(w)
 	for i := range inputs {
 		in := &inputs[i]
