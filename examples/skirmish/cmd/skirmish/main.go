@@ -8,10 +8,13 @@ import (
 	"github.com/ticksync/ticksync/server"
 )
 
-func main() {
+func main() { cli.Main(program()) }
+
+// program is the skirmish binary: its tests run the same commands through Program.Run.
+func program() cli.Program {
 	games := server.NewRegistry()
 	if err := games.Register(skirmish.Name, skirmish.New); err != nil {
 		panic(err) // a fresh registry refuses only a duplicate name
 	}
-	cli.Main(cli.Program{Name: "skirmish", Games: games})
+	return cli.Program{Name: "skirmish", Games: games}
 }
