@@ -8,9 +8,9 @@ BUF := client-js/node_modules/.bin/buf
 GOPKGS = $$(go list ./... | grep -v /node_modules/)
 GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -e '\.pb\.go$$' -e node_modules/)
 
-.PHONY: test setup standalone lint generate drift web vet gotest fuzz jstest chromium e2e stress bench-go bench-chromium
+.PHONY: test setup standalone lint generate drift web vet gotest fuzz jstest chromium e2e stress bench-go bench-chromium guide
 
-test: setup standalone lint drift web vet gotest jstest e2e
+test: setup standalone lint drift web vet gotest jstest e2e guide
 	@echo "make test: all checks passed"
 
 # npm ci when node_modules is missing or older than the lockfile.
@@ -50,6 +50,12 @@ gotest:
 	go test -race -count=1 $(GOPKGS)
 
 # A short coverage-guided run of each fuzz target (seed corpora already run in gotest).
+# docs/games.md followed literally in a temporary directory (docs/games_test.go): a clone of this
+# checkout at HEAD, the guide's game written and built, served, played to its result by two
+# clients, and its recording verified. It needs the Go module proxy and the npm registry.
+guide:
+	TICKSYNC_GUIDE=1 go test -count=1 -timeout 6m -run '^TestGuide$$' -v ./docs
+
 FUZZTIME ?= 10s
 fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrame$$' -fuzztime $(FUZZTIME)
