@@ -36,12 +36,13 @@ drift: generate
 	@out=$$(git status --porcelain -- proto client-js/src/gen); \
 	if [ -n "$$out" ]; then echo "generated code drifted from the .proto files (run make generate, commit):"; echo "$$out"; exit 1; fi
 
-# The demo bundle is committed (package web embeds it; the binary mounts it): rebuild it and
-# fail when it differs from what is checked in. Only the built files: web.go is source.
+# The built pages are committed (packages web and examples/skirmish/web embed them; the
+# binaries mount them): rebuild them and fail when they differ from what is checked in. Only
+# the built files: web.go is source.
 web: setup
 	cd client-js && npm run --silent build:web
-	@out=$$(git status --porcelain -- 'web/*.html' 'web/*.js' 'web/*.css'); \
-	if [ -n "$$out" ]; then echo "web/ is stale (cd client-js && npm run build:web, then commit):"; echo "$$out"; exit 1; fi
+	@out=$$(git status --porcelain -- 'web/*.html' 'web/*.js' 'web/*.css' 'examples/skirmish/web/*.html' 'examples/skirmish/web/*.js' 'examples/skirmish/web/*.css'); \
+	if [ -n "$$out" ]; then echo "built pages are stale (cd client-js && npm run build:web, then commit):"; echo "$$out"; exit 1; fi
 
 vet:
 	go vet $(GOPKGS)
@@ -49,13 +50,13 @@ vet:
 gotest:
 	go test -race -count=1 $(GOPKGS)
 
-# A short coverage-guided run of each fuzz target (seed corpora already run in gotest).
 # docs/games.md followed literally in a temporary directory (docs/games_test.go): a clone of this
 # checkout at HEAD, the guide's game written and built, served, played to its result by two
 # clients, and its recording verified. It needs the Go module proxy and the npm registry.
 guide:
 	TICKSYNC_GUIDE=1 go test -count=1 -timeout 6m -run '^TestGuide$$' -v ./docs
 
+# A short coverage-guided run of each fuzz target (seed corpora already run in gotest).
 FUZZTIME ?= 10s
 fuzz:
 	go test ./sim -run '^$$' -fuzz '^FuzzApplyFrame$$' -fuzztime $(FUZZTIME)

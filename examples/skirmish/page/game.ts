@@ -1,0 +1,255 @@
+// The skirmish rules the page needs (examples/skirmish): what the schema does not say (the hit
+// radius, the shot range), how the own player moves (the predict step, the server's steer and
+// move for one tick) and reading the match and player entities.
+
+import type { Client, FieldInfo, PredictContext, Schema } from "@ticksync/client";
+
+/** RADIUS is a player's hit circle in units (skirmish.Radius, 60/100). */
+export const RADIUS = 0.6;
+/** SHOT_RANGE is the hitscan reach in units, to the edge of a target's circle (skirmish.ShotRange). */
+export const SHOT_RANGE = 40;
+
+/** Phase is the match entity's phase field. */
+export const Phase = { lobby: 0, countdown: 1, playing: 2, over: 3 } as const;
+export const PHASE_NAMES = ["lobby", "countdown", "playing", "over"] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+/** Team numbers (the player's team field, the match's winner field). */
+export const RED = 1;
+export const BLUE = 2;
+export const TEAM_NAMES = ["", "red", "blue"] as const;
+
+/** Event kinds (skirmish.EventCountdown…EventHurt). */
+export const EventKind = { countdown: 1, hit: 2, kill: 3, hurt: 4 } as const;
+
+/** Rules are the numbers the page reads from the welcome's schema (ranges of fields and inputs). */
+export interface Rules {
+  /** width and height are the field's size in units (the player x and y ranges). */
+  width: number;
+  height: number;
+  /** stickMax is the move_x/move_y input range (±), aimMax the aim_x/aim_y one. */
+  stickMax: number;
+  aimMax: number;
+  /** reloadTicks is the reload field's top (ticks between shots); fullHP the hp field's. */
+  reloadTicks: number;
+  fullHP: number;
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`skirmish schema: ${what} missing`);
+  return v;
+}
+
+function input(s: Schema, name: string): FieldInfo {
+  return need(
+    s.input.find((f) => f.name === name),
+    `input ${name}`,
+  );
+}
+
+/** rulesOf reads the Rules from a compiled schema; it throws when the server runs another game. */
+export function rulesOf(s: Schema): Rules {
+  const p = need(s.classByName.get("player"), "class player");
+  const x = need(p.byName.get("x"), "player.x");
+  const y = need(p.byName.get("y"), "player.y");
+  const reload = need(p.byName.get("reload"), "player.reload");
+  const hp = need(p.byName.get("hp"), "player.hp");
+  need(s.classByName.get("match"), "class match");
+  return {
+    width: x.max / x.scale,
+    height: y.max / y.scale,
+    stickMax: input(s, "move_x").max,
+    aimMax: input(s, "aim_x").max,
+    reloadTicks: reload.max,
+    fullHP: hp.max,
+  };
+}
+
+/** Stick is one input as the page means it: a move direction, an aim direction, the trigger. */
+export interface Stick {
+  /** mx, my: the move direction, each in [-1, 1] (the game caps the length at 1). */
+  mx: number;
+  my: number;
+  /** ax, ay: the aim direction, any length (0, 0: keep the last aim). */
+  ax: number;
+  ay: number;
+  fire: boolean;
+}
+
+/** inputOf turns a Stick into sendInput's fields, scaled to the schema's input ranges. */
+export function inputOf(s: Stick, r: Rules): Record<string, number | boolean> {
+  const l = Math.max(Math.abs(s.ax), Math.abs(s.ay));
+  const k = l > 0 ? r.aimMax / l : 0;
+  return {
+    move_x: Math.round(s.mx * r.stickMax),
+    move_y: Math.round(s.my * r.stickMax),
+    aim_x: Math.round(s.ax * k),
+    aim_y: Math.round(s.ay * k),
+    fire: s.fire,
+  };
+}
+
+/** isqrt is floor(sqrt(n)) for integers n ≥ 0, as skirmish's isqrt. */
+function isqrt(n: number): number {
+  let r = Math.floor(Math.sqrt(n));
+  while (r * r > n) r--;
+  while ((r + 1) * (r + 1) <= n) r++;
+  return r;
+}
+
+/** PredictState is what the predict step cannot read from the row: the match's phase. */
+export const predictState = { phase: Phase.lobby as number };
+
+/**
+ * predictSkirmish is skirmish's tick for the own player (Step's steer and fire's reload, then
+ * move), in the same integer arithmetic: the stick sets the velocity (a diagonal is no faster),
+ * a shot while reloaded and playing starts the reload, reload counts down, a live player moves
+ * by trunc(v/hz) and stays on the field.
+ */
+export function predictSkirmish(row: Int32Array, inp: Int32Array, ctx: PredictContext): void {
+  const f = ctx.cls.byName;
+  const col = (n: string) => need(f.get(n), `player.${n}`).col;
+  const inCol = (n: string) => input(ctx.schema, n).col;
+  const x = col("x"), y = col("y"), vx = col("vx"), vy = col("vy"), alive = col("alive"), reload = col("reload");
+  const xf = need(f.get("x"), "player.x"), yf = need(f.get("y"), "player.y"), vf = need(f.get("vx"), "player.vx");
+  const stick = input(ctx.schema, "move_x").max;
+  if (row[alive] !== 0) {
+    const clampS = (v: number) => Math.min(Math.max(v, -stick), stick);
+    let mx = clampS(inp[inCol("move_x")]);
+    let my = clampS(inp[inCol("move_y")]);
+    const l2 = mx * mx + my * my;
+    if (l2 > stick * stick) {
+      const l = isqrt(l2);
+      mx = Math.trunc((mx * stick) / l);
+      my = Math.trunc((my * stick) / l);
+    }
+    const speed = vf.max;
+    row[vx] = Math.trunc((mx * speed) / stick);
+    row[vy] = Math.trunc((my * speed) / stick);
+    const aimed = inp[inCol("aim_x")] !== 0 || inp[inCol("aim_y")] !== 0;
+    if (inp[inCol("fire")] !== 0 && aimed && row[reload] === 0 && predictState.phase === Phase.playing) {
+      row[reload] = need(f.get("reload"), "player.reload").max;
+    }
+  }
+  if (row[reload] > 0) row[reload]--;
+  if (row[alive] !== 0) {
+    row[x] = Math.min(Math.max(row[x] + Math.trunc(row[vx] / ctx.tickRate), xf.min), xf.max);
+    row[y] = Math.min(Math.max(row[y] + Math.trunc(row[vy] / ctx.tickRate), yf.min), yf.max);
+  }
+}
+
+/** MatchView is the match entity's fields. */
+export interface MatchView {
+  phase: number;
+  countdown: number;
+  red: number;
+  blue: number;
+  goal: number;
+  winner: number;
+}
+
+/** matchOf reads the match entity from the client's mirror (the authoritative present). */
+export function matchOf(c: Client): MatchView | undefined {
+  const m = c.mirror;
+  const cls = m?.schema.classByName.get("match");
+  if (m === null || m === undefined || cls === undefined) return undefined;
+  for (const id of m.ids()) {
+    const e = m.entity(id);
+    if (e === undefined || e.className !== "match") continue;
+    return {
+      phase: Number(e.phase),
+      countdown: Number(e.countdown),
+      red: Number(e.red_score),
+      blue: Number(e.blue_score),
+      goal: Number(e.score_to_win),
+      winner: Number(e.winner),
+    };
+  }
+  return undefined;
+}
+
+const utf8 = new TextDecoder();
+
+/** nameOf decodes a bytes field holding a name ("" when empty). */
+export function nameOf(v: unknown): string {
+  return v instanceof Uint8Array ? utf8.decode(v) : "";
+}
+
+/** PlayerView is a player as drawn (interpolated, or predicted for the own one). */
+export interface PlayerView {
+  id: number;
+  player: number;
+  team: number;
+  name: string;
+  x: number;
+  y: number;
+  hp: number;
+  alive: boolean;
+  aimX: number;
+  aimY: number;
+  reload: number;
+  kills: number;
+  deaths: number;
+  own: boolean;
+}
+
+/** ShotView is a tracer as drawn. */
+export interface ShotView {
+  id: number;
+  team: number;
+  x: number;
+  y: number;
+  vx: number;
+  vy: number;
+}
+
+/** Scene is what the page draws at one moment. */
+export interface Scene {
+  players: PlayerView[];
+  shots: ShotView[];
+}
+
+type Fields = { readonly [field: string]: unknown };
+
+function playerView(id: number, e: Fields, own: boolean): PlayerView {
+  return {
+    id,
+    player: Number(e.player),
+    team: Number(e.team),
+    name: nameOf(e.name),
+    x: Number(e.x),
+    y: Number(e.y),
+    hp: Number(e.hp),
+    alive: e.alive === true,
+    aimX: Number(e.aim_x),
+    aimY: Number(e.aim_y),
+    reload: Number(e.reload),
+    kills: Number(e.kills),
+    deaths: Number(e.deaths),
+    own,
+  };
+}
+
+/**
+ * sceneOf samples the client at nowMs (the render tick inputs are stamped with) and returns the
+ * players and tracers as drawn: others interpolated, the own player predicted.
+ */
+export function sceneOf(c: Client, nowMs: number): Scene {
+  const scene: Scene = { players: [], shots: [] };
+  const ip = c.interpolator;
+  if (ip === null) return scene;
+  c.sample(nowMs);
+  const own = c.ownEntityId;
+  for (const id of ip.ids()) {
+    if (id === own) continue;
+    const e = ip.entity(id);
+    if (e === undefined) continue;
+    if (e.className === "player") scene.players.push(playerView(id, e, false));
+    else if (e.className === "shot") {
+      scene.shots.push({ id, team: Number(e.team), x: Number(e.x), y: Number(e.y), vx: Number(e.vx), vy: Number(e.vy) });
+    }
+  }
+  const me = c.predictedEntity();
+  if (me !== undefined && me.className === "player") scene.players.push(playerView(own, me, true));
+  return scene;
+}
