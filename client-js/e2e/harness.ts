@@ -38,8 +38,17 @@ export function removeScratch(): void {
 
 /** buildBinary builds cmd/ticksync once into the scratch directory and returns its path. */
 export function buildBinary(): string {
-  const bin = join(scratch(), "ticksync");
-  execFileSync("go", ["build", "-o", bin, "./cmd/ticksync"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  return buildCommand("./cmd/ticksync", "ticksync");
+}
+
+/** buildSkirmish builds the skirmish example (examples/skirmish/cmd/skirmish) into the scratch directory. */
+export function buildSkirmish(): string {
+  return buildCommand("./examples/skirmish/cmd/skirmish", "skirmish");
+}
+
+function buildCommand(pkg: string, name: string): string {
+  const bin = join(scratch(), name);
+  execFileSync("go", ["build", "-o", bin, pkg], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
   return bin;
 }
 
@@ -50,7 +59,10 @@ export interface RunningServer {
   pid: number;
   /** log returns what it wrote to stderr so far. */
   log(): string;
-  stop(): Promise<void>;
+  /** stop sends signal (default SIGTERM; both shut down gracefully) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** exitCode is the process's exit status once it exited (null before). */
+  exitCode(): number | null;
 }
 
 const children = new Set<ChildProcess>();
@@ -65,7 +77,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/** startServer runs `bin serve -addr 127.0.0.1:0 …args` and waits for the address line. */
+/** startServer runs `bin serve -addr 127.0.0.1:0 …args` and waits for the address line ("NAME serving on …"). */
 export async function startServer(bin: string, args: string[] = [], timeoutMs = 10_000): Promise<RunningServer> {
   // cwd: the scratch dir, so the default ./recordings lands there and not in the checkout.
   const child = spawn(bin, ["serve", "-addr", "127.0.0.1:0", ...args], { cwd: scratch(), stdio: ["ignore", "pipe", "pipe"] });
@@ -78,7 +90,7 @@ export async function startServer(bin: string, args: string[] = [], timeoutMs = 
     const timer = setTimeout(() => rej(new Error(`ticksync serve printed no address in ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
-      const m = /ticksync serving on (http:\/\/[0-9.]+:\d+)/.exec(out);
+      const m = /^\S+ serving on (http:\/\/[0-9.]+:\d+)/m.exec(out);
       if (m !== null) {
         clearTimeout(timer);
         res(`${m[1]}/`);
@@ -94,9 +106,10 @@ export async function startServer(bin: string, args: string[] = [], timeoutMs = 
     url,
     pid,
     log: () => err,
-    async stop() {
+    exitCode: () => child.exitCode,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (child.exitCode !== null) return;
-      process.kill(pid, "SIGTERM");
+      process.kill(pid, signal);
       const t = setTimeout(() => child.exitCode === null && process.kill(pid, "SIGKILL"), 5000);
       await exited;
       clearTimeout(t);
