@@ -97,8 +97,50 @@ function isqrt(n: number): number {
   return r;
 }
 
-/** PredictState is what the predict step cannot read from the row: the match's phase. */
+/**
+ * predictState is what the predict step cannot read from the row: the match's phase (a shot
+ * starts the reload only in play). The page sets it from the match entity on every frame.
+ */
 export const predictState = { phase: Phase.lobby as number };
+
+/** Cols are the player columns and input columns the predict step uses. */
+interface Cols {
+  x: FieldInfo;
+  y: FieldInfo;
+  vx: FieldInfo;
+  vy: FieldInfo;
+  alive: number;
+  reload: FieldInfo;
+  mx: FieldInfo;
+  my: FieldInfo;
+  ax: number;
+  ay: number;
+  fire: number;
+}
+
+const colsCache = new WeakMap<object, Cols>();
+
+function colsOf(ctx: PredictContext): Cols {
+  let c = colsCache.get(ctx.cls);
+  if (c === undefined) {
+    const f = (n: string) => need(ctx.cls.byName.get(n), `player.${n}`);
+    c = {
+      x: f("x"),
+      y: f("y"),
+      vx: f("vx"),
+      vy: f("vy"),
+      alive: f("alive").col,
+      reload: f("reload"),
+      mx: input(ctx.schema, "move_x"),
+      my: input(ctx.schema, "move_y"),
+      ax: input(ctx.schema, "aim_x").col,
+      ay: input(ctx.schema, "aim_y").col,
+      fire: input(ctx.schema, "fire").col,
+    };
+    colsCache.set(ctx.cls, c);
+  }
+  return c;
+}
 
 /**
  * predictSkirmish is skirmish's tick for the own player (Step's steer and fire's reload, then
@@ -107,34 +149,31 @@ export const predictState = { phase: Phase.lobby as number };
  * by trunc(v/hz) and stays on the field.
  */
 export function predictSkirmish(row: Int32Array, inp: Int32Array, ctx: PredictContext): void {
-  const f = ctx.cls.byName;
-  const col = (n: string) => need(f.get(n), `player.${n}`).col;
-  const inCol = (n: string) => input(ctx.schema, n).col;
-  const x = col("x"), y = col("y"), vx = col("vx"), vy = col("vy"), alive = col("alive"), reload = col("reload");
-  const xf = need(f.get("x"), "player.x"), yf = need(f.get("y"), "player.y"), vf = need(f.get("vx"), "player.vx");
-  const stick = input(ctx.schema, "move_x").max;
-  if (row[alive] !== 0) {
+  const c = colsOf(ctx);
+  const alive = row[c.alive] !== 0;
+  if (alive) {
+    const stick = c.mx.max;
     const clampS = (v: number) => Math.min(Math.max(v, -stick), stick);
-    let mx = clampS(inp[inCol("move_x")]);
-    let my = clampS(inp[inCol("move_y")]);
+    let mx = clampS(inp[c.mx.col]);
+    let my = clampS(inp[c.my.col]);
     const l2 = mx * mx + my * my;
     if (l2 > stick * stick) {
       const l = isqrt(l2);
       mx = Math.trunc((mx * stick) / l);
       my = Math.trunc((my * stick) / l);
     }
-    const speed = vf.max;
-    row[vx] = Math.trunc((mx * speed) / stick);
-    row[vy] = Math.trunc((my * speed) / stick);
-    const aimed = inp[inCol("aim_x")] !== 0 || inp[inCol("aim_y")] !== 0;
-    if (inp[inCol("fire")] !== 0 && aimed && row[reload] === 0 && predictState.phase === Phase.playing) {
-      row[reload] = need(f.get("reload"), "player.reload").max;
+    const speed = c.vx.max;
+    row[c.vx.col] = Math.trunc((mx * speed) / stick);
+    row[c.vy.col] = Math.trunc((my * speed) / stick);
+    const aimed = inp[c.ax] !== 0 || inp[c.ay] !== 0;
+    if (inp[c.fire] !== 0 && aimed && row[c.reload.col] === 0 && predictState.phase === Phase.playing) {
+      row[c.reload.col] = c.reload.max;
     }
   }
-  if (row[reload] > 0) row[reload]--;
-  if (row[alive] !== 0) {
-    row[x] = Math.min(Math.max(row[x] + Math.trunc(row[vx] / ctx.tickRate), xf.min), xf.max);
-    row[y] = Math.min(Math.max(row[y] + Math.trunc(row[vy] / ctx.tickRate), yf.min), yf.max);
+  if (row[c.reload.col] > 0) row[c.reload.col]--;
+  if (alive) {
+    row[c.x.col] = Math.min(Math.max(row[c.x.col] + Math.trunc(row[c.vx.col] / ctx.tickRate), c.x.min), c.x.max);
+    row[c.y.col] = Math.min(Math.max(row[c.y.col] + Math.trunc(row[c.vy.col] / ctx.tickRate), c.y.min), c.y.max);
   }
 }
 
