@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/ticksync/ticksync/server"
+	"github.com/ticksync/ticksync/web"
 )
 
 // Program is a game server binary: its name, the games it hosts and verifies, the pages it
@@ -22,8 +23,9 @@ type Program struct {
 	// Games are the games serve hosts, and replay verify and replay serve re-simulate. A
 	// recording of a game not registered here does not verify.
 	Games *server.Registry
-	// Pages, when set, answers every GET the server's own routes do not take (a game's browser
-	// page, a replay viewer); nil serves none.
+	// Pages, when set, answers every GET the server's own routes and the replay viewer do not
+	// take (a game's browser page); nil serves none. Every program serves the replay viewer at
+	// /replay (web.Viewer), so any game's recordings can be watched.
 	Pages http.Handler
 	// Commands are extra subcommands beside serve, token and replay (ticksync adds bench).
 	Commands []Command
@@ -94,4 +96,23 @@ func (p *Program) usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nRun '%s <command> -h' for a command's flags.\n", p.Name)
+}
+
+// pages is what serve and replay serve mount: the replay viewer (web.Viewer, at /replay with
+// replay.js and replay.css), whatever the program's own pages, and p.Pages for the rest.
+func (p *Program) pages() http.Handler {
+	viewer := web.Viewer()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, path := range web.ViewerPaths {
+			if r.URL.Path == path {
+				viewer.ServeHTTP(w, r)
+				return
+			}
+		}
+		if p.Pages == nil {
+			http.NotFound(w, r)
+			return
+		}
+		p.Pages.ServeHTTP(w, r)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -136,6 +137,7 @@ func TestProgramOwnCommandsAndName(t *testing.T) {
 	var got []string
 	p := testProgram()
 	p.Name = "duel"
+	p.Pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "duel page "+r.URL.Path) })
 	p.Commands = []Command{{Name: "lobby", Summary: "run the lobby", Run: func(_ context.Context, args []string, _ func(string) string, _, _ io.Writer) int {
 		got = args
 		return 7
@@ -163,6 +165,17 @@ func TestProgramOwnCommandsAndName(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(line, "duel serving on http://127.0.0.1:"), line)
 	go io.Copy(io.Discard, pr)
+	// The program's pages, and beside them the replay viewer every program serves.
+	base := strings.TrimSpace(strings.TrimPrefix(line, "duel serving on "))
+	base = strings.Fields(base)[0]
+	for path, want := range map[string]string{"/": "duel page /", "/style.css": "duel page /style.css", "/replay": "<title>ticksync · replay</title>"} {
+		res, err := http.Get(strings.TrimSuffix(base, "/") + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, http.StatusOK, res.StatusCode, path)
+		assert.Contains(t, string(body), want, path)
+	}
 	cancel()
 	select {
 	case c := <-code:

@@ -53,7 +53,7 @@ on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop i
 	if !isLoopback(*addr) {
 		log.Warn("anonymous on a non-loopback address: anyone can watch these recordings")
 	}
-	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Games: p.Games, Pages: p.Pages, Logger: log}
+	cfg := server.Config{Auth: server.AuthAnonymous, HashEvery: *hashEvery, Replays: rs, Games: p.Games, Pages: p.pages(), Logger: log}
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, p.Name+" replay serve: %v\n", err)

@@ -96,7 +96,7 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
 		return 2
 	}
-	cfg.Games, cfg.Pages = p.Games, p.Pages
+	cfg.Games, cfg.Pages = p.Games, p.pages()
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)

@@ -36,3 +36,28 @@ func TestPages(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, res.StatusCode, path)
 	}
 }
+
+// TestViewer: Viewer serves the viewer's page and files byte for byte, and nothing else (not
+// the demo), so a game server can mount it beside its own pages.
+func TestViewer(t *testing.T) {
+	srv := httptest.NewServer(Viewer())
+	t.Cleanup(srv.Close)
+	for path, file := range map[string]string{"/replay": "replay.html", "/replay.js": "replay.js", "/replay.css": "replay.css"} {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err, path)
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err, path)
+		want, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.StatusCode, path)
+		assert.Equal(t, string(want), string(body), "%s serves %s", path, file)
+	}
+	for _, path := range []string{"/", "/app.js", "/style.css", "/index.html"} {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err, path)
+		res.Body.Close()
+		assert.Equal(t, http.StatusNotFound, res.StatusCode, path)
+	}
+	assert.Len(t, ViewerPaths, 3)
+}

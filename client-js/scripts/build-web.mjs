@@ -64,6 +64,9 @@ const outputs = {
       "style.css": css.outputFiles[0].contents,
       "replay.html": readFileSync(join(root, "viewer/replay.html")),
       "replay.js": replayJs.outputFiles[0].contents,
+      // The viewer's own copy of the stylesheet: a game's page may have its own style.css, and
+      // every game server mounts the viewer beside it (Go package web, Viewer).
+      "replay.css": css.outputFiles[0].contents,
     },
   },
   "examples/skirmish/web": {
