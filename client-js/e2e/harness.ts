@@ -78,9 +78,9 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 /** startServer runs `bin serve -addr 127.0.0.1:0 …args` and waits for the address line ("NAME serving on …"). */
-export async function startServer(bin: string, args: string[] = [], timeoutMs = 10_000): Promise<RunningServer> {
+export async function startServer(bin: string, args: string[] = [], timeoutMs = 10_000, command: string[] = ["serve"]): Promise<RunningServer> {
   // cwd: the scratch dir, so the default ./recordings lands there and not in the checkout.
-  const child = spawn(bin, ["serve", "-addr", "127.0.0.1:0", ...args], { cwd: scratch(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, [...command, "-addr", "127.0.0.1:0", ...args], { cwd: scratch(), stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let err = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));

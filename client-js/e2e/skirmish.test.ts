@@ -123,6 +123,30 @@ describe("skirmish page", { timeout: 95_000 }, () => {
     assert.equal(info.result?.summary, summary);
     assert.deepEqual(info.result?.winners, hooks[0].winners);
     assert.ok(info.events >= hooks[0].events, `recording has ${info.events} events, a page saw ${hooks[0].events}`);
+
+    // The binary's `replay serve` has the replay viewer (every game server mounts it): it lists
+    // the recording's events and its result, and playing it delivers the events.
+    const rs = await startServer(bin, ["-log-level", "warn", file], 10_000, ["replay", "serve"]);
+    try {
+      const viewer = await browser.ctx.newPage();
+      viewer.on("pageerror", (e) => console.error(`viewer page error: ${e.message}`));
+      const name = files[0].replace(/\.tsrec$/, "");
+      await viewer.goto(`${rs.url}replay?name=${encodeURIComponent(name)}`);
+      await viewer.waitForFunction((n) => (window.__ticksyncReplay?.status?.events.length ?? 0) === n, info.events, { timeout: 15_000 });
+      const listed = await viewer.evaluate(() => ({
+        rows: document.querySelectorAll("#events button").length,
+        result: document.getElementById("result")?.textContent ?? "",
+        summary: window.__ticksyncReplay.status?.result?.summary ?? "",
+      }));
+      assert.equal(listed.rows, info.events, "one row per recorded event");
+      assert.equal(listed.summary, summary);
+      assert.ok(listed.result.startsWith(summary), listed.result);
+      await viewer.locator("#speed").selectOption("800");
+      await viewer.waitForFunction(() => (window.__ticksyncReplay?.status?.eventsSeen ?? 0) > 0, null, { timeout: 30_000 });
+      await viewer.close();
+    } finally {
+      await rs.stop();
+    }
     const acc = hooks.map((h) => `${h.team} ${h.landed}/${h.fired}`).join(", ");
     console.log(`skirmish e2e: ${summary}, ${hooks[0].kills} kills, ${hooks[0].hits} hits (hit/fired: ${acc}), match played in ${played} ms`);
   });
