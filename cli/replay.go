@@ -275,6 +275,10 @@ first tick that differs and, at the next keyframe, which entities and fields dif
 }
 
 func printMismatch(w io.Writer, mm *replay.MismatchError) {
+	if mm.Events != "" {
+		fmt.Fprintf(w, "MISMATCH at tick %d: the state hash agrees (%016x), but %s\n", mm.Tick, mm.Got, mm.Events)
+		return
+	}
 	if mm.Keyframe {
 		fmt.Fprintf(w, "MISMATCH: every tick's hash agrees up to tick %d, but keyframe %d differs from the re-simulated world\n", mm.Tick, mm.Tick)
 	} else {

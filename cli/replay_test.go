@@ -335,3 +335,11 @@ func TestReplayCorruptKeyframe(t *testing.T) {
 	assert.Equal(t, 2, code, "the same exit status as info; stderr:\n%s", verr)
 	assert.Equal(t, "INCOMPLETE: readable up to tick 300, and those 300 ticks verified, but the file does not: "+in.Problem+"\n", vout)
 }
+
+// TestPrintMismatchEvents: a tick whose hash agrees but whose game events differ says so, not
+// "recorded hash X, re-simulated X".
+func TestPrintMismatchEvents(t *testing.T) {
+	var b bytes.Buffer
+	printMismatch(&b, &replay.MismatchError{Tick: 9, Want: 0xab, Got: 0xab, Events: "1 game events recorded, 0 re-simulated"})
+	assert.Equal(t, "MISMATCH at tick 9: the state hash agrees (00000000000000ab), but 1 game events recorded, 0 re-simulated\n", b.String())
+}
