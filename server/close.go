@@ -130,7 +130,13 @@ func closeFor(err error) (code uint16, reason string) {
 		code, reason = CodeInternal, "internal error"
 	}
 	if len(reason) > maxReasonLen {
-		reason = reason[:maxReasonLen]
+		// A game's reason may be any UTF-8: cut at a rune boundary (a close reason must stay
+		// valid UTF-8, or the peer answers 1007).
+		n := maxReasonLen
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n]
 	}
 	return code, reason
 }

@@ -2,7 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"github.com/ticksync/ticksync/server/internal/engine"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +79,13 @@ func TestCloseFor(t *testing.T) {
 		{ErrRoomFull, 4009, "room full"},
 		{errReplaced, 4010, "replaced by a newer session"},
 		{&CloseError{Code: 4002, Reason: string(make([]byte, 200))}, 4002, string(make([]byte, 123))},
+		{errMatchOver, 4002, "match over"},
+		{fmt.Errorf("%w: duel: hits 99 out of range", errGameRejected), 4004, "room cannot start: duel: hits 99 out of range"},
+		{&engine.RefusedError{Reason: "team red is full"}, 4005, "team red is full"},
+		{&engine.RefusedError{}, 4005, "join refused"},
+		// A game's reason cut at 123 bytes keeps whole runes: 61 two-byte runes, not 61.5.
+		{&engine.RefusedError{Reason: "x" + strings.Repeat("é", 100)}, 4005, "x" + strings.Repeat("é", 61)},
+		{errMetaTooLong, 1008, "join meta too long"},
 	}
 	for _, tc := range cases {
 		code, reason := closeFor(tc.err)
