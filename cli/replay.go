@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticksync/ticksync/sim"
 	"github.com/ticksync/ticksync/sim/replay"
 )
 
@@ -29,6 +30,7 @@ func runReplay(ctx context.Context, p *Program, args []string, stdout, stderr io
 		fmt.Fprintln(stderr, "commands:")
 		fmt.Fprintln(stderr, "  info     describe a recording: game, ticks, duration, players, keyframes, size, complete or torn")
 		fmt.Fprintln(stderr, "  verify   re-simulate a recording and check every tick's state hash")
+		fmt.Fprintln(stderr, "  dump     print one tick's world as JSON (entities by class, fields by name)")
 		fmt.Fprintln(stderr, "  serve    serve recordings to the viewer (/replay)")
 		fmt.Fprintln(stderr)
 		fmt.Fprintf(stderr, "Run '%s replay <command> -h' for its flags and exit codes.\n", p.Name)
@@ -42,6 +44,8 @@ func runReplay(ctx context.Context, p *Program, args []string, stdout, stderr io
 		return runReplayInfo(p, args[1:], stdout, stderr)
 	case "verify":
 		return runReplayVerify(p, args[1:], stdout, stderr)
+	case "dump":
+		return runReplayDump(p, args[1:], stdout, stderr)
 	case "serve":
 		return runReplayServe(ctx, p, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -133,6 +137,45 @@ type infoJSON struct {
 	Complete      bool        `json:"complete"`
 	Problem       string      `json:"problem,omitempty"` // why not complete: torn, corrupt, not closed
 	Error         string      `json:"error,omitempty"`   // why it cannot be read at all
+}
+
+// runReplayDump is `NAME replay dump [-tick N] FILE`: the world after tick N, re-simulated from
+// the keyframe before it, as GET /rooms/{id}/state shows a live room's.
+func runReplayDump(p *Program, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay dump", "usage: "+p.Name+` replay dump [-tick N] FILE
+
+Prints the world after tick N as JSON: the tick, the state hash, and each class's entities
+with their fields by name (fixed-point fields in their unit), as GET /rooms/{id}/state
+answers for a live room. The world is re-simulated from the keyframe before N with this
+binary's games.`, "exit status:\n  0  printed\n  2  the file or tick cannot be read, its game is not in this binary, or bad usage\n", stderr)
+	tick := fs.Uint("tick", 0, "the `tick` to print (0: the last readable one)")
+	path, code, ok := p.parseFileArg(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	f, r, err := openRecording(path)
+	if err != nil {
+		fmt.Fprintf(stderr, p.Name+" replay dump: %v\n", err)
+		return exitBad
+	}
+	defer f.Close()
+	t := uint32(*tick)
+	if *tick == 0 || *tick > uint(r.LastTick()) {
+		if *tick != 0 {
+			fmt.Fprintf(stderr, p.Name+" replay dump: tick %d is past the last readable tick, %d\n", *tick, r.LastTick())
+			return exitBad
+		}
+		t = r.LastTick()
+	}
+	w, _, err := replay.Seek(r, p.Games.Lookup, t)
+	if err != nil {
+		fmt.Fprintf(stderr, p.Name+" replay dump: %s: %v\n", path, err)
+		return exitBad
+	}
+	st := sim.NewState(w.Schema())
+	w.Snapshot(st)
+	writeJSONTo(stdout, st.View())
+	return exitOK
 }
 
 func runReplayInfo(p *Program, args []string, stdout, stderr io.Writer) int {

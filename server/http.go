@@ -29,6 +29,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /replays", s.handleListReplays)
 	mux.HandleFunc("POST /rooms", s.handleCreateRoom)
 	mux.HandleFunc("DELETE /rooms/{id}", s.handleDeleteRoom)
+	mux.HandleFunc("GET /rooms/{id}/state", s.handleRoomState)
 	mux.HandleFunc("POST /admin/close", s.handleAdminClose)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	// The exposition is a few KB: compressing it saves nothing worth the 1.3 MB compressor
@@ -249,6 +250,20 @@ func (s *Server) handleDeleteRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleRoomState answers a room's current world as JSON for humans (sim.StateView): admin
+// only, since it shows everything every player could not see.
+func (s *Server) handleRoomState(w http.ResponseWriter, r *http.Request) {
+	if !s.adminAllowed(w, r) {
+		return
+	}
+	room, ok := s.Room(r.PathValue("id"))
+	if !ok {
+		s.reject(w, http.StatusNotFound, "room not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, room.StateView())
 }
 
 // handleAdminClose closes a player's connection: POST /admin/close?room=R&player=P&code=C

@@ -194,6 +194,16 @@ func (r *Room) Game() string { return r.game }
 // CurrentTick returns the last tick the room ran.
 func (r *Room) CurrentTick() uint32 { return r.tickNow.Load() }
 
+// StateView returns the room's world after its last tick as JSON-ready values (GET
+// /rooms/{id}/state). It waits for a running tick to end; it allocates a copy of the world.
+func (r *Room) StateView() sim.StateView {
+	st := sim.NewState(r.schema)
+	r.tickMu.Lock()
+	r.eng.World().Snapshot(st)
+	r.tickMu.Unlock()
+	return st.View()
+}
+
 // Done is closed when the room has stopped.
 func (r *Room) Done() <-chan struct{} { return r.done }
 
