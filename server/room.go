@@ -161,12 +161,13 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	}
 	r.lapFn = r.lap
 	r.clk = newClock(now, tickRate, cfg.MaxCatchup)
-	if hist := sim.HistoryDepth(g); hist > 0 {
+	hist := sim.HistoryDepth(g)
+	if hist > 0 {
 		r.pastFn = w.PastStates
 	}
 	if cfg.NewRecorder != nil {
 		rec, err := cfg.NewRecorder(RoomInfo{ID: id, Game: game, Config: config, Seed: seed, TickRate: tickRate, Schema: schema,
-			InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring, History: sim.HistoryDepth(g)})
+			InputsPerTick: cfg.InputsPerTick, Ring: cfg.Ring, History: hist})
 		r.noteRecording(rec, err)
 		if err != nil && cfg.RequireRecording {
 			return nil, fmt.Errorf("server: room %s: recorder: %w", id, err)

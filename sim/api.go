@@ -124,22 +124,15 @@ type history struct {
 // setup sizes the ring from g the first time the World steps it.
 func (h *history) setup(g Game) {
 	h.ready = true
-	hg, ok := g.(Historian)
-	if !ok {
-		return
-	}
-	d := hg.History()
-	if d <= 0 {
-		return
-	}
-	h.depth = min(d, MaxHistory)
+	h.depth = HistoryDepth(g)
 	h.states = make([]*State, h.depth)
 	for i := range h.states {
 		h.states[i] = &State{}
 	}
 }
 
-// HistoryDepth returns how many past states g reads (0 for a game that is not a Historian).
+// HistoryDepth returns how many past states g reads: its History, at most MaxHistory (0 for a
+// game that is not a Historian).
 func HistoryDepth(g Game) int {
 	if hg, ok := g.(Historian); ok {
 		return min(max(hg.History(), 0), MaxHistory)

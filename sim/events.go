@@ -61,11 +61,6 @@ func EventProto(tick uint32, ev *Event) *pb.GameEvent {
 	return &pb.GameEvent{Tick: tick, Kind: ev.Kind, Values: ev.Values, Data: ev.Data, To: ev.To}
 }
 
-// EventOf returns a recorded GameEvent as an Event.
-func EventOf(ge *pb.GameEvent) Event {
-	return Event{Kind: ge.GetKind(), Values: ge.GetValues(), Data: ge.GetData(), To: ge.GetTo()}
-}
-
 // ResultProto returns r as a MatchResult.
 func ResultProto(r *Result) *pb.MatchResult {
 	return &pb.MatchResult{Tick: r.Tick, Winners: r.Winners, Summary: r.Summary, Data: r.Data}

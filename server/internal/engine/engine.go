@@ -182,8 +182,7 @@ type Engine struct {
 
 	ready Ready
 	vals  []int32 // this tick's input values, which ready.Inputs point into
-	metas [][]byte
-	hist  uint32 // the game's History (render ticks are clamped to it)
+	hist  uint32  // the game's History (render ticks are clamped to it)
 
 	filter  sim.JoinFilter    // nil unless the game refuses joins
 	pending []sim.JoinRequest // joins accepted this tick (JoinRequest.Pending)
@@ -290,8 +289,6 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	r.Joined, r.Left, r.Inputs, r.Resumes, r.Holds = r.Joined[:0], r.Left[:0], r.Inputs[:0], r.Resumes[:0], r.Holds[:0]
 	r.Events = nil
 	e.vals = e.vals[:0]
-	clear(e.metas)
-	e.metas = e.metas[:0]
 	clear(e.pending)
 	e.pending = e.pending[:0]
 
@@ -332,7 +329,7 @@ func (e *Engine) Tick(now time.Time, lap func()) *Ready {
 	e.logEvents(tick)
 	if res := e.w.Result(); res != nil && r.Result == nil {
 		r.Result = res
-		e.result = appendResult(nil, res)
+		e.result = sim.AppendResult(nil, res)
 	}
 	e.encode(tick, cur)
 	if lap != nil {
@@ -401,8 +398,7 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 		e.order = append(e.order, s)
 		var meta []byte
 		if len(j.Meta) > 0 {
-			meta = append([]byte(nil), j.Meta...) // the event's copy is cleared after the tick
-			e.metas = append(e.metas, meta)
+			meta = append([]byte(nil), j.Meta...) // the recording keeps it: not the driver's bytes
 		}
 		r.Inputs = append(r.Inputs, sim.Input{Player: id, Kind: sim.InputJoin, Meta: meta})
 		if e.filter != nil {
@@ -632,5 +628,3 @@ func addressed(to []uint32, player uint32) bool {
 	}
 	return false
 }
-
-func appendResult(b []byte, r *sim.Result) []byte { return sim.AppendResult(b, r) }
