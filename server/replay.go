@@ -301,56 +301,43 @@ func (rs *Replays) notes(name string, fi fs.FileInfo, rd *replay.Reader) *replay
 }
 
 // readNotes scans the tick records for players joining, leaving and resuming, the game's
-// events (the first maxReplayMarks) and its result. A join of a player already in (or a leave
-// of one not in) changes nothing in the game and is no mark.
+// events (the first maxReplayMarks of each) and its result. A join of a player already in (or
+// a leave of one not in) changes nothing in the game and is no mark. A torn tail ends the notes
+// where the readable ticks end.
 func readNotes(rd *replay.Reader) *replayNotes {
 	n := &replayNotes{marks: []*pb.ReplayMark{}}
-	n.marks = readMarks(rd, func(rec *pb.TickRecord) {
-		if ev := rec.GetEvents(); len(ev) > 0 && len(n.events) < maxReplayMarks {
-			n.events = append(n.events, ev[:min(len(ev), maxReplayMarks-len(n.events))]...)
-		}
-		if res := rec.GetResult(); res != nil {
-			n.result = res
-		}
-	})
-	return n
-}
-
-// readMarks scans the tick records for marks, and shows each record to also.
-func readMarks(rd *replay.Reader, also func(rec *pb.TickRecord)) []*pb.ReplayMark {
-	marks := []*pb.ReplayMark{}
 	in := map[uint32]bool{}
-	add := func(tick uint32, kind pb.ReplayMarkKind, player uint32) bool {
-		marks = append(marks, &pb.ReplayMark{Tick: tick, Kind: kind, Player: player})
-		return len(marks) < maxReplayMarks
+	add := func(tick uint32, kind pb.ReplayMarkKind, player uint32) {
+		if len(n.marks) < maxReplayMarks {
+			n.marks = append(n.marks, &pb.ReplayMark{Tick: tick, Kind: kind, Player: player})
+		}
 	}
 	it := rd.Ticks(1)
 	for it.Next() {
 		rec := it.Record()
-		also(rec)
 		t := rec.GetTick()
 		for _, x := range rec.GetInputs() {
 			p := x.GetPlayer()
 			switch {
 			case x.GetKind() == pb.InputKind_INPUT_KIND_JOIN && !in[p]:
 				in[p] = true
-				if !add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_JOIN, p) {
-					return marks
-				}
+				add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_JOIN, p)
 			case x.GetKind() == pb.InputKind_INPUT_KIND_LEAVE && in[p]:
 				delete(in, p)
-				if !add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_LEAVE, p) {
-					return marks
-				}
+				add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_LEAVE, p)
 			}
 		}
 		for _, p := range rec.GetReconnects() {
-			if !add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_RECONNECT, p) {
-				return marks
-			}
+			add(t, pb.ReplayMarkKind_REPLAY_MARK_KIND_RECONNECT, p)
+		}
+		if ev := rec.GetEvents(); len(ev) > 0 && len(n.events) < maxReplayMarks {
+			n.events = append(n.events, ev[:min(len(ev), maxReplayMarks-len(n.events))]...)
+		}
+		if res := rec.GetResult(); res != nil {
+			n.result = res
 		}
 	}
-	return marks // a torn tail ends the marks where the readable ticks end
+	return n
 }
 
 func (rs *Replays) acquire() bool {
