@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,4 +234,30 @@ func TestJoinConfigAndMetaLimits(t *testing.T) {
 	code, reason = c.waitClose()
 	assert.Equal(t, uint16(CodeJoinRefused), code)
 	assert.Equal(t, "mallory may not play", reason)
+}
+
+// TestReadNotesPastTheMarkCap: a recording with more joins than the first status lists still
+// lists its events and its result (the marks stop at the cap, the scan does not).
+func TestReadNotesPastTheMarkCap(t *testing.T) {
+	g, err := simtest.NewDuel(30, nil)
+	require.NoError(t, err)
+	st, in := g.Schema().Proto()
+	var buf bytes.Buffer
+	w, err := replay.NewWriter(&buf, &pb.RecordingHeader{FormatVersion: replay.FormatVersion, Game: simtest.DuelName, State: st, Input: in, TickRate: 30, KeyframeEvery: 1000})
+	require.NoError(t, err)
+	var joins []sim.Input
+	for p := uint32(1); p <= maxReplayMarks+10; p++ {
+		joins = append(joins, sim.Input{Player: p, Kind: sim.InputJoin})
+	}
+	require.NoError(t, w.WriteTick(1, joins, 1, nil))
+	ev := []sim.Event{{Kind: simtest.EventHit, Values: []int32{1, 2}}}
+	require.NoError(t, w.WriteTickEvents(2, nil, 1, nil, ev, &sim.Result{Tick: 2, Summary: "over"}))
+	require.NoError(t, w.Close("match over", 0))
+	rd, err := replay.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	require.NoError(t, err)
+	n := readNotes(rd)
+	assert.Len(t, n.marks, maxReplayMarks)
+	require.Len(t, n.events, 1)
+	assert.Equal(t, []int32{1, 2}, n.events[0].GetValues())
+	assert.Equal(t, "over", n.result.GetSummary())
 }
