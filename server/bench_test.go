@@ -226,8 +226,9 @@ func BenchmarkDecodeInput(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		vals := make([]int32, 0, 8)
+		var when engine.When
 		for b.Loop() {
-			if _, _, ok := fastInput(msg, vals[:0], 4); !ok {
+			if _, _, ok := fastInput(msg, vals[:0], 4, &when); !ok {
 				b.Fatal("not taken")
 			}
 		}

@@ -493,7 +493,7 @@ func (c *conn) handle(b []byte) error {
 		nIn = r.nInputs
 	}
 	var when engine.When
-	if seq, vals, ok := fastInputWhen(b, c.raw[:0], nIn, &when); ok {
+	if seq, vals, ok := fastInput(b, c.raw[:0], nIn, &when); ok {
 		c.raw = vals
 		if !c.joinSent {
 			return errJoinFirst

@@ -48,18 +48,12 @@ func decodeClientMessage(b []byte, m *pb.ClientMessage, nInputs int) error {
 
 // fastInput decodes the message every player sends twenty times a second, a ClientMessage
 // holding only an Input, without the reflective decoder's allocations (three per input): it
-// returns the seq and appends the values to vals. ok is false for anything it does not expect
+// returns the seq, appends the values to vals and reads the render tick and sub-tick into when
+// (the sub-tick clamped to 65535, as whenOf does). ok is false for anything it does not expect
 // (another kind, an unknown field, an unexpected wire type, too many values, seq 0, a
 // truncated varint); such a message takes decodeClientMessage's path, so refusals and their
 // reasons stay that decoder's. FuzzFastInput checks the two agree on what this one accepts.
-func fastInput(b []byte, vals []int32, nInputs int) (seq uint32, out []int32, ok bool) {
-	var when engine.When
-	return fastInputWhen(b, vals, nInputs, &when)
-}
-
-// fastInputWhen is fastInput that also reads the input's render tick and sub-tick into when
-// (the sub-tick clamped to 65535, as whenOf does).
-func fastInputWhen(b []byte, vals []int32, nInputs int, when *engine.When) (seq uint32, out []int32, ok bool) {
+func fastInput(b []byte, vals []int32, nInputs int, when *engine.When) (seq uint32, out []int32, ok bool) {
 	*when = engine.When{}
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num != 2 || typ != protowire.BytesType {

@@ -115,6 +115,7 @@ func FuzzFastInput(f *testing.F) {
 		{Seq: 1, Values: []int32{1, -2, 3, 0}},
 		{Seq: 7, ClientTimeUs: 1_700_000_000_000_000, Values: []int32{-1 << 31, 1<<31 - 1}},
 		{Seq: 1 << 31},
+		{Seq: 3, Values: []int32{5}, RenderTick: 99, Subtick: 70_000},
 	} {
 		b, err := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: in}})
 		require.NoError(f, err)
@@ -124,7 +125,8 @@ func FuzzFastInput(f *testing.F) {
 	f.Add([]byte{0x12, 0x02, 0x08, 0x00})             // seq 0
 	f.Fuzz(func(t *testing.T, b []byte) {
 		const nIn = 4
-		seq, vals, ok := fastInput(b, nil, nIn)
+		var when engine.When
+		seq, vals, ok := fastInput(b, nil, nIn, &when)
 		if !ok {
 			return
 		}
@@ -133,6 +135,7 @@ func FuzzFastInput(f *testing.F) {
 		in := m.GetInput()
 		require.NotNil(t, in)
 		assert.Equal(t, in.GetSeq(), seq)
+		assert.Equal(t, whenOf(in), when, "render tick and sub-tick")
 		assert.Equal(t, len(in.GetValues()), len(vals))
 		for i := range vals {
 			assert.Equal(t, in.GetValues()[i], vals[i], "value %d", i)
@@ -148,20 +151,21 @@ func TestFastInputTakesClientInputs(t *testing.T) {
 		require.NoError(t, err)
 		return b
 	}
+	var when engine.When
 	b := enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Input{Input: &pb.Input{Seq: 42, ClientTimeUs: 123456789, Values: []int32{500, -500, 0, 7}}}})
-	seq, vals, ok := fastInput(b, nil, 4)
+	seq, vals, ok := fastInput(b, nil, 4, &when)
 	require.True(t, ok)
 	assert.Equal(t, uint32(42), seq)
 	assert.Equal(t, []int32{500, -500, 0, 7}, vals)
 
-	_, _, ok = fastInput(b, nil, 3)
+	_, _, ok = fastInput(b, nil, 3, &when)
 	assert.False(t, ok, "more values than the schema: the decoder refuses it with its reason")
-	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Ping{Ping: &pb.Ping{ClientTimeUs: 1}}}), nil, 4)
+	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Ping{Ping: &pb.Ping{ClientTimeUs: 1}}}), nil, 4, &when)
 	assert.False(t, ok)
-	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: "r"}}}), nil, 4)
+	_, _, ok = fastInput(enc(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: "r"}}}), nil, 4, &when)
 	assert.False(t, ok)
 
 	scratch := make([]int32, 0, 8)
-	allocs := testing.AllocsPerRun(100, func() { _, _, _ = fastInput(b, scratch[:0], 4) })
+	allocs := testing.AllocsPerRun(100, func() { _, _, _ = fastInput(b, scratch[:0], 4, &when) })
 	assert.Zero(t, allocs)
 }
