@@ -432,14 +432,7 @@ type replaySession struct {
 	statusAt  time.Time
 	marksSent bool
 	diverged  bool
-	evlog     []replayEvents // events of the ticks stepped since the viewer's baseline
-}
-
-// replayEvents is one stepped tick's game events, encoded as Frame.events fields (a replay
-// shows every event, whoever it was for).
-type replayEvents struct {
-	tick uint32
-	enc  []byte
+	events    engine.EventLog // events of the ticks stepped since the viewer's baseline
 }
 
 // run is the session's goroutine: it ends when the connection does.
@@ -626,7 +619,7 @@ func (s *replaySession) rebuild(tick uint32) error {
 	}
 	s.w, s.g = w, g
 	s.it = s.rd.Ticks(tick + 1)
-	s.evlog = s.evlog[:0] // a seek starts the events afresh
+	s.events.Reset() // a seek starts the events afresh
 	s.frames.Reset()
 	s.anchor(s.srv.cfg.Now())
 	return nil
@@ -658,13 +651,7 @@ func (s *replaySession) step() bool {
 	}
 	rec := s.it.Record()
 	s.w.Step(s.g, s.it.Inputs())
-	if evs := s.w.Events(); len(evs) > 0 {
-		var enc []byte
-		for i := range evs {
-			enc = sim.AppendEvent(enc, s.w.Tick(), &evs[i], false)
-		}
-		s.evlog = append(s.evlog, replayEvents{tick: s.w.Tick(), enc: enc})
-	}
+	s.events.Add(s.w.Tick(), s.w.Events())
 	if !s.diverged && s.w.Hash() != rec.GetWorldHash() {
 		s.diverged = true
 		s.log.Warn("replay diverges from the recording (game code changed?)", "tick", s.w.Tick())
@@ -690,21 +677,12 @@ func (s *replaySession) frame(snapshot bool) {
 	s.frames.Release()
 }
 
-// extra encodes the events of the ticks after base up to tick (a frame the mailbox replaced
-// did not reach the viewer, whose baseline stayed: its events go with this one) and, at the
-// end of a match, the result.
+// extra encodes the events of the ticks after base up to tick, every one whoever it was for (a
+// frame the mailbox replaced did not reach the viewer, whose baseline stayed: its events go
+// with this one) and, at the end of a match, the result.
 func (s *replaySession) extra(base, tick uint32) []byte {
-	drop := 0
-	for drop < len(s.evlog) && s.evlog[drop].tick <= base {
-		drop++
-	}
-	s.evlog = append(s.evlog[:0], s.evlog[drop:]...)
-	var b []byte
-	for _, te := range s.evlog {
-		if te.tick <= tick {
-			b = append(b, te.enc...)
-		}
-	}
+	s.events.Forget(base)
+	b := s.events.Append(nil, base, tick, 0, true)
 	if res := s.w.Result(); res != nil && res.Tick == tick {
 		b = sim.AppendResult(b, res)
 	}

@@ -186,15 +186,8 @@ type Engine struct {
 
 	filter  sim.JoinFilter    // nil unless the game refuses joins
 	pending []sim.JoinRequest // joins accepted this tick (JoinRequest.Pending)
-	evlog   []tickEvents      // recent ticks' events, oldest first (clients get those since their baseline)
+	evlog   EventLog          // recent ticks' events (clients get those since their baseline)
 	result  []byte            // the encoded result, once the match ended
-}
-
-// tickEvents is one tick's events, each pre-encoded as a Frame.events field.
-type tickEvents struct {
-	tick uint32
-	evs  []sim.Event
-	enc  [][]byte
 }
 
 type eventKind uint8
@@ -560,7 +553,7 @@ func (e *Engine) encode(tick uint32, cur *sim.State) {
 		}
 		b, base := e.frames.Body(c.acked, cur, withHash)
 		var extra []byte
-		if len(e.evlog) > 0 || e.result != nil {
+		if !e.evlog.Empty() || e.result != nil {
 			extra = e.extra(c, tick)
 		}
 		r.Frames = append(r.Frames, Frame{Client: c, Body: b, Tick: tick, Baseline: base, LastSeq: seq, Extra: extra})
@@ -570,61 +563,22 @@ func (e *Engine) encode(tick uint32, cur *sim.State) {
 // logEvents keeps this tick's events (encoded once) and forgets those no client can still
 // need: a client's baseline trails by at most MaxLag ticks before it is closed.
 func (e *Engine) logEvents(tick uint32) {
-	drop := 0
-	for drop < len(e.evlog) && tick-e.evlog[drop].tick > e.cfg.MaxLag+1 {
-		drop++
+	if tick > e.cfg.MaxLag+1 {
+		e.evlog.Forget(tick - e.cfg.MaxLag - 2)
 	}
-	if drop > 0 {
-		e.evlog = append(e.evlog[:0], e.evlog[drop:]...)
-	}
-	evs := e.w.Events()
-	if len(evs) == 0 {
-		return
-	}
-	te := tickEvents{tick: tick, evs: append([]sim.Event(nil), evs...), enc: make([][]byte, len(evs))}
-	for i := range te.evs {
-		te.enc[i] = sim.AppendEvent(nil, tick, &te.evs[i], false)
-	}
-	e.evlog = append(e.evlog, te)
-	e.ready.Events = te.evs
+	e.ready.Events = e.evlog.Add(tick, e.w.Events())
 }
 
 // extra encodes what c gets beside the shared body: the events of the ticks after its
 // baseline (or since it joined) that are addressed to it, then the result. nil when none.
 func (e *Engine) extra(c *Client, tick uint32) []byte {
-	since := max(c.acked, c.firstTick-1)
 	var player uint32
 	if c.seat != nil {
 		player = c.seat.player
 	}
-	var b []byte
-	for i := range e.evlog {
-		te := &e.evlog[i]
-		if te.tick <= since || te.tick > tick {
-			continue
-		}
-		for j := range te.evs {
-			if addressed(te.evs[j].To, player) {
-				b = append(b, te.enc[j]...)
-			}
-		}
-	}
+	b := e.evlog.Append(nil, max(c.acked, c.firstTick-1), tick, player, false)
 	if e.result != nil {
 		b = append(b, e.result...)
 	}
 	return b
-}
-
-// addressed reports whether an event for to reaches player (spectators, player 0, get only
-// events for everyone).
-func addressed(to []uint32, player uint32) bool {
-	if len(to) == 0 {
-		return true
-	}
-	for _, p := range to {
-		if p == player && p != 0 {
-			return true
-		}
-	}
-	return false
 }
