@@ -376,20 +376,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 // (with the result) reaches the clients' sockets during MatchOverGrace, then every connection
 // is closed with 4002 "match over". Joins meanwhile are refused the same way.
 func (r *Room) afterMatch(now time.Time) bool {
-	r.mu.Lock()
-	r.busy, r.cmds = r.cmds, r.busy[:0]
-	r.mu.Unlock()
-	for i := range r.busy {
-		c := &r.busy[i]
-		switch c.kind {
-		case cmdJoin:
-			c.c.fail(errMatchOver)
-		case cmdLeave, cmdGone:
-			r.unsubscribe(c.c)
-		}
-		*c = roomCmd{}
-	}
-	r.busy = r.busy[:0]
+	r.commands() // joins are refused there; the engine, which no longer ticks, queues the rest
 	if now.Sub(r.overAt) >= r.cfg.MatchOverGrace {
 		r.finish(errMatchOver)
 		return false
@@ -416,6 +403,10 @@ func (r *Room) commands() {
 		switch c.kind {
 		case cmdJoin:
 			if c.c.isClosing() {
+				break
+			}
+			if !r.overAt.IsZero() {
+				c.c.fail(errMatchOver)
 				break
 			}
 			c.c.wantStats = c.join.wantStats
