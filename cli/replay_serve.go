@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -67,16 +65,8 @@ on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop i
 	bound := ln.Addr().String()
 	fmt.Fprintf(stdout, "%s serving on http://%s (auth anonymous; viewer at http://%s/replay)\n", p.Name, bound, bound)
 	log.Info("serving replays", "addr", bound, "files", len(fs.Args()))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Error("serve", "err", err)
-			return 1
-		}
-		return 0
-	case <-ctx.Done():
+	if code, done := serveUntil(ctx, log, func() error { return srv.Serve(ln) }); !done {
+		return code
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

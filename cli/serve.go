@@ -117,16 +117,8 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 	if !isLoopback(addr) && f.tlsCert == "" {
 		log.Warn("plain HTTP on a non-loopback address: terminate TLS in front of the server")
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, f.tlsCert, f.tlsKey) }()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Error("serve", "err", err)
-			return 1
-		}
-		return 0
-	case <-ctx.Done():
+	if code, done := serveUntil(ctx, log, func() error { return srv.ServeTLS(ln, f.tlsCert, f.tlsKey) }); !done {
+		return code
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -226,4 +218,21 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+// serveUntil runs serve until it returns (status 1 for a failure, 0 once the server was closed)
+// or ctx ends (done: the caller shuts the server down; serve's result is then not awaited).
+func serveUntil(ctx context.Context, log *slog.Logger, serve func() error) (code int, done bool) {
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serve", "err", err)
+			return 1, false
+		}
+		return 0, false
+	case <-ctx.Done():
+		return 0, true
+	}
 }
