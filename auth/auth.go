@@ -63,13 +63,14 @@ const (
 	KindResume Kind = "resume" // minted by the server in the welcome, valid for the reconnect grace
 )
 
-// AnyRoom is the room of an admin token that is valid for every room.
+// AnyRoom is the room of a token valid for more than one room: an admin token (every room),
+// or a game-scoped player or spectator token (every room of its Game, and quick play).
 const AnyRoom = "*"
 
 // Claims is what a token says. Identity comes from here alone, never from the client's join.
 type Claims struct {
 	Kind   Kind   `json:"k"`
-	Room   string `json:"r"`           // room id; AnyRoom only on admin join tokens
+	Room   string `json:"r"`           // room id; AnyRoom on admin and game-scoped join tokens
 	Game   string `json:"g,omitempty"` // game name (for creating the room)
 	Player uint32 `json:"p,omitempty"` // player id; required (> 0) for RolePlayer
 	Role   Role   `json:"o"`
@@ -94,8 +95,10 @@ func (c Claims) Valid() error {
 		return fmt.Errorf("role %q unknown", c.Role)
 	case c.Room == "":
 		return errors.New("room missing")
-	case c.Room == AnyRoom && (c.Role != RoleAdmin || c.Kind != KindJoin):
-		return errors.New("room * is for admin join tokens only")
+	case c.Room == AnyRoom && c.Kind != KindJoin:
+		return errors.New("room * is for join tokens only")
+	case c.Room == AnyRoom && c.Role != RoleAdmin && c.Game == "":
+		return errors.New("room * needs a game (a game-scoped token) or the admin role")
 	case c.Role == RolePlayer && c.Player == 0:
 		return errors.New("player token without player id")
 	case c.Expiry <= 0:

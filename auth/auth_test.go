@@ -35,6 +35,7 @@ func TestRoundTrip(t *testing.T) {
 		"player join":  joinClaims(),
 		"spectator":    {Kind: KindJoin, Room: "r1", Role: RoleSpectator, Expiry: t0.Unix() + 60},
 		"admin any":    {Kind: KindJoin, Room: AnyRoom, Role: RoleAdmin, Expiry: t0.Unix() + 60},
+		"game-scoped":  {Kind: KindJoin, Room: AnyRoom, Game: "arena", Player: 7, Role: RolePlayer, Expiry: t0.Unix() + 60},
 		"resume":       {Kind: KindResume, Room: "r1", Game: "arena", Player: 9, Role: RolePlayer, Expiry: t0.Unix() + 20, Session: NewSession()},
 		"unicode room": {Kind: KindJoin, Room: "salle-été/🙂", Player: 1<<32 - 1, Role: RolePlayer, Expiry: 1 << 62},
 	}
@@ -157,7 +158,8 @@ func TestMintRefuses(t *testing.T) {
 		func(c *Claims) { c.Kind = "" },
 		func(c *Claims) { c.Role = "root" },
 		func(c *Claims) { c.Room = "" },
-		func(c *Claims) { c.Room = AnyRoom },
+		func(c *Claims) { c.Room, c.Game = AnyRoom, "" }, // room * without a game: admin only
+		func(c *Claims) { c.Room, c.Kind, c.Session = AnyRoom, KindResume, NewSession() },
 		func(c *Claims) { c.Player = 0 },
 		func(c *Claims) { c.Expiry = 0 },
 		func(c *Claims) { c.Kind = KindResume },

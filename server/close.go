@@ -107,9 +107,10 @@ func closeFor(err error) (code uint16, reason string) {
 	case errors.Is(err, errMalformed), errors.Is(err, errUnknownKind), errors.Is(err, errSeqRange),
 		errors.Is(err, errExtraValues), errors.Is(err, errFlood), errors.Is(err, errTooSlow),
 		errors.Is(err, errJoinTimeout), errors.Is(err, errPingTimeout), errors.Is(err, errJoinFirst),
-		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull), errors.Is(err, errMetaTooLong):
+		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull), errors.Is(err, errMetaTooLong),
+		errors.Is(err, errBadLabels):
 		code, reason = CodePolicy, unwrapText(err)
-	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded),
+	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded), errors.Is(err, errQuickPlayScope), errors.Is(err, errWrongGame),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
 		code, reason = CodeUnauthorized, unwrapText(err)
 	case errors.Is(err, errRoomClosed):
@@ -147,7 +148,7 @@ func closeFor(err error) (code uint16, reason string) {
 func unwrapText(err error) string {
 	for _, s := range []error{errMalformed, errUnknownKind, errSeqRange, errExtraValues, errFlood,
 		errTooSlow, errJoinTimeout, errPingTimeout, errJoinFirst, errDoubleJoin, errControlFull, errWrongRoom, errMetaTooLong,
-		errSuperseded} {
+		errSuperseded, errBadLabels, errQuickPlayScope, errWrongGame} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

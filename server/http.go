@@ -165,13 +165,17 @@ func offersSubprotocol(r *http.Request) bool {
 
 // roomJSON is one entry of GET /rooms.
 type roomJSON struct {
-	ID         string  `json:"id"`
-	Game       string  `json:"game"`
-	Players    int     `json:"players"`
-	Spectators int     `json:"spectators"`
-	Max        int     `json:"max"`
-	Tick       uint32  `json:"tick"`
-	Uptime     float64 `json:"uptime"` // seconds
+	ID         string `json:"id"`
+	Game       string `json:"game"`
+	Players    int    `json:"players"`
+	Spectators int    `json:"spectators"`
+	Max        int    `json:"max"` // connections (players and spectators): -max-players
+	// Seats is the players quick play seats here: the game's room size (sim.Seater), else max.
+	Seats int `json:"seats"`
+	// Labels are the room's labels (set at creation; quick play matches them).
+	Labels map[string]string `json:"labels,omitempty"`
+	Tick   uint32            `json:"tick"`
+	Uptime float64           `json:"uptime"` // seconds
 	// Recording is the room's recording (absent when recording is off).
 	Recording *recordingStatus `json:"recording,omitempty"`
 }
@@ -181,7 +185,8 @@ func (s *Server) handleListRooms(w http.ResponseWriter, _ *http.Request) {
 	out := []roomJSON{}
 	for _, r := range s.Rooms() {
 		out = append(out, roomJSON{ID: r.id, Game: r.game, Players: int(r.nPlayers.Load()), Spectators: int(r.nSpectators.Load()),
-			Max: s.cfg.MaxPlayers, Tick: r.tickNow.Load(), Uptime: now.Sub(r.created).Seconds(), Recording: r.recording.Load()})
+			Max: s.cfg.MaxPlayers, Seats: r.seats, Labels: r.labels, Tick: r.tickNow.Load(), Uptime: now.Sub(r.created).Seconds(),
+			Recording: r.recording.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	writeJSON(w, http.StatusOK, out)
@@ -189,9 +194,10 @@ func (s *Server) handleListRooms(w http.ResponseWriter, _ *http.Request) {
 
 // createRequest is the body of POST /rooms.
 type createRequest struct {
-	Game   string          `json:"game"`
-	Config json.RawMessage `json:"config,omitempty"`
-	ID     string          `json:"id,omitempty"`
+	Game   string            `json:"game"`
+	Config json.RawMessage   `json:"config,omitempty"`
+	ID     string            `json:"id,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +208,11 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxCreateBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		s.reject(w, http.StatusBadRequest, "bad request body: want {\"game\": ..., \"config\": {...}, \"id\": ...}")
+		s.reject(w, http.StatusBadRequest, "bad request body: want {\"game\": ..., \"config\": {...}, \"id\": ..., \"labels\": {...}}")
+		return
+	}
+	if err := checkLabels(req.Labels); err != nil {
+		s.reject(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if req.Game == "" {
@@ -212,7 +222,7 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	if len(req.Config) > 0 && string(req.Config) != "null" {
 		cfg = req.Config
 	}
-	room, err := s.CreateRoom(req.ID, req.Game, cfg)
+	room, err := s.createRoom(req.ID, req.Game, cfg, req.Labels, nil)
 	switch {
 	case errors.Is(err, ErrServerFull), errors.Is(err, ErrShutdown):
 		s.reject(w, http.StatusServiceUnavailable, "room limit reached")

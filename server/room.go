@@ -48,6 +48,7 @@ type joinReq struct {
 	lastTick  uint32
 	wantStats bool
 	meta      []byte // the player's metadata for the game (token claim or join field)
+	quick     bool   // routed here by quick play: the room's promised seat is released when applied
 }
 
 type roomCmd struct {
@@ -76,7 +77,9 @@ type Room struct {
 	nInputs  int
 	welcome  *pb.Welcome // template: schema and constants
 	recorder Recorder
-	tickRate int // the game's own rate (sim.TickRater), else Config.TickRate
+	tickRate int               // the game's own rate (sim.TickRater), else Config.TickRate
+	labels   map[string]string // set at creation, never changed (quick play matches them)
+	seats    int               // players quick play seats here: the game's sim.Seater, else MaxPlayers
 
 	mu      sync.Mutex // guards cmds, stopErr, wake
 	cmds    []roomCmd
@@ -88,6 +91,10 @@ type Room struct {
 	tickNow     atomic.Uint32
 	nPlayers    atomic.Int32
 	nSpectators atomic.Int32
+	// promised counts the quick-play joins routed here and not yet applied (quickplay.go):
+	// quick play counts them as taken seats, so two at once cannot both take the last one.
+	promised atomic.Int32
+	over     atomic.Bool // the game ended the match: quick play sends no one here
 
 	tickMu sync.Mutex // serializes ticks (the loop, or a test calling Tick)
 	// Everything below belongs to whoever holds tickMu.
@@ -107,6 +114,7 @@ type Room struct {
 	tickData   TickData // reused for every recorder call
 	pastFn     func() []*sim.State
 	overAt     time.Time    // when the game ended the match (zero while it goes on)
+	quickIn    int32        // quick-play joins handed to the engine this tick (released from promised once counted)
 	wk         *waker       // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
 	marks      [8]writeMark // per tick mod 8, while measuring: when its frames were written
 
@@ -161,6 +169,10 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 	}
 	r.lapFn = r.lap
 	r.clk = newClock(now, tickRate, cfg.MaxCatchup)
+	r.seats = cfg.MaxPlayers
+	if st, ok := g.(sim.Seater); ok && st.Seats() > 0 && st.Seats() < r.seats {
+		r.seats = st.Seats()
+	}
 	hist := sim.HistoryDepth(g)
 	if hist > 0 {
 		r.pastFn = w.PastStates
@@ -336,6 +348,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	// counted in GET /rooms.
 	r.nPlayers.Store(int32(r.eng.Players()))
 	r.nSpectators.Store(int32(r.eng.Spectators()))
+	r.releasePromised()
 	r.handoff(rd, measuring)
 	r.eng.Advance()
 	t4 := time.Now()
@@ -357,6 +370,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	}
 	if rd.Result != nil {
 		r.overAt = now
+		r.over.Store(true)
 		r.log.Info("match over", "tick", tick, "result", rd.Result.Summary, "winners", rd.Result.Winners)
 		return true
 	}
@@ -377,6 +391,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 // is closed with 4002 "match over". Joins meanwhile are refused the same way.
 func (r *Room) afterMatch(now time.Time) bool {
 	r.commands() // joins are refused there; the engine, which no longer ticks, queues the rest
+	r.releasePromised()
 	if now.Sub(r.overAt) >= r.cfg.MatchOverGrace {
 		r.finish(errMatchOver)
 		return false
@@ -402,6 +417,9 @@ func (r *Room) commands() {
 		c := &r.busy[i]
 		switch c.kind {
 		case cmdJoin:
+			if c.join.quick {
+				r.quickIn++
+			}
 			if c.c.isClosing() {
 				break
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -92,6 +93,12 @@ func (g gwsLogger) Error(v ...any) { g.l.Error("gws", "err", fmt.Sprint(v...)) }
 // empty id picks a random one. It is the API behind POST /rooms and join-create, and what a
 // fleet manager's allocation hook calls.
 func (s *Server) CreateRoom(id, game string, config []byte) (*Room, error) {
+	return s.createRoom(id, game, config, nil, nil)
+}
+
+// createRoom is CreateRoom with the room's labels (checked by the caller) and a hook run on the
+// new room under the server lock, before any join can find it (quick play promises its seat).
+func (s *Server) createRoom(id, game string, config []byte, labels map[string]string, created func(*Room)) (*Room, error) {
 	if id == "" {
 		id = rand.Text()[:10]
 	}
@@ -115,6 +122,10 @@ func (s *Server) CreateRoom(id, game string, config []byte) (*Room, error) {
 	r, err := newRoom(s, id, game, config, f, s.cfg.Now())
 	if err != nil {
 		return nil, err
+	}
+	r.labels = labels
+	if created != nil {
+		created(r)
 	}
 	s.rooms[id] = r
 	s.m.rooms.Inc()
@@ -189,45 +200,29 @@ func (s *Server) Kick(room string, player uint32, code uint16, reason string) er
 }
 
 // join routes a connection's join (on its read goroutine): checks the token covers the room,
-// finds or creates the room, and queues the join for the room's next tick.
+// finds or creates the room (or lets quick play pick it), and queues the join for the room's
+// next tick.
 func (s *Server) join(c *conn, j *pb.Join) error {
 	cl := c.claims
-	if cl != nil && cl.Room != auth.AnyRoom && cl.Room != j.GetRoom() {
-		return errWrongRoom
+	admin := cl != nil && cl.Role == auth.RoleAdmin
+	if err := checkLabels(j.GetLabels()); err != nil {
+		return err
 	}
-	if isReplayRoom(j.GetRoom()) {
+	if cl == nil && len(j.GetMeta()) > s.cfg.MaxJoinMeta { // checked before a quick play promises a seat
+		return errMetaTooLong
+	}
+	if isReplayRoom(j.GetRoom()) && !j.GetQuickPlay() {
+		if cl != nil && cl.Room != j.GetRoom() && !(admin && cl.Room == auth.AnyRoom) {
+			return errWrongRoom // a game-scoped token does not open recordings
+		}
 		return s.joinReplay(c, j)
 	}
-	admin := cl != nil && cl.Role == auth.RoleAdmin
-	r, ok := s.Room(j.GetRoom())
-	if !ok {
-		canCreate := j.GetCreateIfMissing() && (s.cfg.Auth == AuthAnonymous || admin)
-		if !canCreate || j.GetRoom() == "" {
-			return ErrRoomNotFound
-		}
-		game := j.GetGame()
-		if game == "" && cl != nil {
-			game = cl.Game
-		}
-		if game == "" {
-			game = s.defaultGame()
-		}
-		var err error
-		r, err = s.CreateRoom(j.GetRoom(), game, j.GetConfig())
-		if errors.Is(err, ErrRoomExists) { // another join created it first
-			r, ok = s.Room(j.GetRoom())
-			if !ok {
-				return ErrRoomNotFound
-			}
-		} else if err != nil {
-			return err
-		}
+	r, err := s.roomFor(cl, j)
+	if err != nil {
+		return err
 	}
-	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin}
+	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin, quick: j.GetQuickPlay()}
 	if cl == nil && j.GetMeta() != "" { // anonymous mode: the join says who the player is
-		if len(j.GetMeta()) > s.cfg.MaxJoinMeta {
-			return errMetaTooLong
-		}
 		req.meta = []byte(j.GetMeta())
 	}
 	if cl != nil {
@@ -249,6 +244,55 @@ func (s *Server) join(c *conn, j *pb.Join) error {
 		return ErrRoomNotFound
 	}
 	return nil
+}
+
+// roomFor finds the room a join goes to, creating it when the join may: a quick play's pick,
+// or the room named, checked against the token (room-scoped: that room only; game-scoped: rooms
+// of its game; admin: any).
+func (s *Server) roomFor(cl *auth.Claims, j *pb.Join) (*Room, error) {
+	admin := cl != nil && cl.Role == auth.RoleAdmin
+	gameScoped := cl != nil && cl.Room == auth.AnyRoom && !admin
+	switch {
+	case j.GetQuickPlay() && cl != nil && cl.Room != auth.AnyRoom:
+		return nil, errQuickPlayScope
+	case !j.GetQuickPlay() && cl != nil && cl.Room != auth.AnyRoom && cl.Room != j.GetRoom():
+		return nil, errWrongRoom
+	case gameScoped && j.GetGame() != "" && j.GetGame() != cl.Game:
+		return nil, errWrongGame
+	}
+	game := j.GetGame()
+	if game == "" && cl != nil {
+		game = cl.Game
+	}
+	if game == "" {
+		game = s.defaultGame()
+	}
+	if j.GetQuickPlay() {
+		if j.GetRoom() != "" {
+			return nil, fmt.Errorf("%w: quick play picks the room (room must be empty)", errMalformed)
+		}
+		return s.quickPlay(game, j.GetLabels(), j.GetConfig())
+	}
+	r, ok := s.Room(j.GetRoom())
+	if !ok {
+		canCreate := j.GetCreateIfMissing() && (s.cfg.Auth == AuthAnonymous || admin)
+		if !canCreate || j.GetRoom() == "" {
+			return nil, ErrRoomNotFound
+		}
+		var err error
+		r, err = s.createRoom(j.GetRoom(), game, j.GetConfig(), maps.Clone(j.GetLabels()), nil)
+		if errors.Is(err, ErrRoomExists) { // another join created it first
+			if r, ok = s.Room(j.GetRoom()); !ok {
+				return nil, ErrRoomNotFound
+			}
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if gameScoped && r.game != cl.Game {
+		return nil, errWrongGame
+	}
+	return r, nil
 }
 
 // addConn registers an upgraded connection; false when the server is closing.

@@ -15,6 +15,14 @@ type TickRater interface {
 	TickRate() uint32
 }
 
+// Seater is a game whose rooms seat at most Seats players (a room-size config, say); 0 means
+// the server's -max-players. Quick play (a join that lets the server pick the room) counts a
+// room of this game full at Seats players, so it sends the next player elsewhere instead of into
+// the game's "room is full" refusal. Joins by room id are not affected (JoinFilter decides).
+type Seater interface {
+	Seats() int
+}
+
 // JoinFilter is a game that may refuse a player. AcceptJoin runs at the tick the join applies,
 // before the seat is taken and before that tick's Step; a non-nil error refuses it: the client
 // is closed with 4005 and the error's text as the reason (at most 123 bytes), and does not

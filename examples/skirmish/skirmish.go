@@ -286,6 +286,9 @@ func cleanName(name string) string {
 	return string(bytes.TrimSpace(out))
 }
 
+// Seats is the room size, config max_players (sim.Seater): quick play fills a room up to it.
+func (g *Game) Seats() int { return g.cfg.MaxPlayers }
+
 // AcceptJoin refuses a join when the match is over, the room is full, the metadata asks for
 // an unknown team, or the team asked for already has half the room (sim.JoinFilter). The
 // joins accepted earlier in the tick (j.Pending) are not in the World yet but count against

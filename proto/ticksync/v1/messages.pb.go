@@ -303,7 +303,18 @@ type Join struct {
 	// meta is the player's metadata for the game (a name, a team: JSON by convention), at most
 	// -max-join-meta bytes (else close 1008). Only in anonymous mode: in token mode the metadata
 	// comes from the token's meta claim and this field is ignored.
-	Meta          string `protobuf:"bytes,8,opt,name=meta,proto3" json:"meta,omitempty"`
+	Meta string `protobuf:"bytes,8,opt,name=meta,proto3" json:"meta,omitempty"`
+	// quick_play asks the server to pick the room (room must be empty): the fullest room of game
+	// (or the token's game, or the server's only game) that has a free seat, whose match is not
+	// over and whose labels include every pair of labels; when none has, it creates one (with
+	// config and labels; a generated id). The welcome names the room. Anonymous mode, admin
+	// tokens and game-scoped tokens (room "*" with a game) only; a room-scoped token closes
+	// with 4001.
+	QuickPlay bool `protobuf:"varint,9,opt,name=quick_play,json=quickPlay,proto3" json:"quick_play,omitempty"`
+	// labels are the room's labels (at most 16; keys 1-32 bytes of A-Z a-z 0-9 - _ ., values at
+	// most 64 bytes; else close 1008): with quick_play, the pairs a room must carry; on a join that
+	// creates the room, the labels it gets. GET /rooms lists them.
+	Labels        map[string]string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +403,20 @@ func (x *Join) GetMeta() string {
 		return x.Meta
 	}
 	return ""
+}
+
+func (x *Join) GetQuickPlay() bool {
+	if x != nil {
+		return x.QuickPlay
+	}
+	return false
+}
+
+func (x *Join) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // Input is one input of the player. The server stamps the player from the connection.
@@ -1897,7 +1922,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x05leave\x18\x03 \x01(\v2\x12.ticksync.v1.LeaveH\x00R\x05leave\x12'\n" +
 	"\x04ping\x18\x04 \x01(\v2\x11.ticksync.v1.PingH\x00R\x04ping\x12C\n" +
 	"\x0ereplay_control\x18\x05 \x01(\v2\x1a.ticksync.v1.ReplayControlH\x00R\rreplayControlB\x06\n" +
-	"\x04kind\"\xe0\x01\n" +
+	"\x04kind\"\xf1\x02\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04game\x18\x02 \x01(\tR\x04game\x12*\n" +
@@ -1907,7 +1932,14 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\n" +
 	"want_stats\x18\x06 \x01(\bR\twantStats\x12\x16\n" +
 	"\x06config\x18\a \x01(\fR\x06config\x12\x12\n" +
-	"\x04meta\x18\b \x01(\tR\x04meta\"\x96\x01\n" +
+	"\x04meta\x18\b \x01(\tR\x04meta\x12\x1d\n" +
+	"\n" +
+	"quick_play\x18\t \x01(\bR\tquickPlay\x125\n" +
+	"\x06labels\x18\n" +
+	" \x03(\v2\x1d.ticksync.v1.Join.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
 	"\x05Input\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\rR\x03seq\x12(\n" +
 	"\x0eclient_time_us\x18\x02 \x01(\x03B\x020\x02R\fclientTimeUs\x12\x16\n" +
@@ -2049,7 +2081,7 @@ func file_ticksync_v1_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_ticksync_v1_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_ticksync_v1_messages_proto_goTypes = []any{
 	(ReplayAction)(0),     // 0: ticksync.v1.ReplayAction
 	(ReplayMarkKind)(0),   // 1: ticksync.v1.ReplayMarkKind
@@ -2072,8 +2104,9 @@ var file_ticksync_v1_messages_proto_goTypes = []any{
 	(*InputHold)(nil),     // 18: ticksync.v1.InputHold
 	(*ReplayMark)(nil),    // 19: ticksync.v1.ReplayMark
 	(*ReplayStatus)(nil),  // 20: ticksync.v1.ReplayStatus
-	(*StateSchema)(nil),   // 21: ticksync.v1.StateSchema
-	(*InputSchema)(nil),   // 22: ticksync.v1.InputSchema
+	nil,                   // 21: ticksync.v1.Join.LabelsEntry
+	(*StateSchema)(nil),   // 22: ticksync.v1.StateSchema
+	(*InputSchema)(nil),   // 23: ticksync.v1.InputSchema
 }
 var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	3,  // 0: ticksync.v1.ClientMessage.join:type_name -> ticksync.v1.Join
@@ -2081,29 +2114,30 @@ var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	5,  // 2: ticksync.v1.ClientMessage.leave:type_name -> ticksync.v1.Leave
 	6,  // 3: ticksync.v1.ClientMessage.ping:type_name -> ticksync.v1.Ping
 	7,  // 4: ticksync.v1.ClientMessage.replay_control:type_name -> ticksync.v1.ReplayControl
-	0,  // 5: ticksync.v1.ReplayControl.action:type_name -> ticksync.v1.ReplayAction
-	9,  // 6: ticksync.v1.ServerMessage.welcome:type_name -> ticksync.v1.Welcome
-	10, // 7: ticksync.v1.ServerMessage.frame:type_name -> ticksync.v1.Frame
-	14, // 8: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
-	15, // 9: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
-	16, // 10: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
-	20, // 11: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
-	21, // 12: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
-	22, // 13: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
-	13, // 14: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
-	11, // 15: ticksync.v1.Frame.events:type_name -> ticksync.v1.GameEvent
-	12, // 16: ticksync.v1.Frame.result:type_name -> ticksync.v1.MatchResult
-	17, // 17: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
-	18, // 18: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
-	1,  // 19: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
-	19, // 20: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
-	11, // 21: ticksync.v1.ReplayStatus.events:type_name -> ticksync.v1.GameEvent
-	12, // 22: ticksync.v1.ReplayStatus.result:type_name -> ticksync.v1.MatchResult
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 5: ticksync.v1.Join.labels:type_name -> ticksync.v1.Join.LabelsEntry
+	0,  // 6: ticksync.v1.ReplayControl.action:type_name -> ticksync.v1.ReplayAction
+	9,  // 7: ticksync.v1.ServerMessage.welcome:type_name -> ticksync.v1.Welcome
+	10, // 8: ticksync.v1.ServerMessage.frame:type_name -> ticksync.v1.Frame
+	14, // 9: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
+	15, // 10: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
+	16, // 11: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
+	20, // 12: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
+	22, // 13: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
+	23, // 14: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
+	13, // 15: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
+	11, // 16: ticksync.v1.Frame.events:type_name -> ticksync.v1.GameEvent
+	12, // 17: ticksync.v1.Frame.result:type_name -> ticksync.v1.MatchResult
+	17, // 18: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
+	18, // 19: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
+	1,  // 20: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
+	19, // 21: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
+	11, // 22: ticksync.v1.ReplayStatus.events:type_name -> ticksync.v1.GameEvent
+	12, // 23: ticksync.v1.ReplayStatus.result:type_name -> ticksync.v1.MatchResult
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_ticksync_v1_messages_proto_init() }
@@ -2134,7 +2168,7 @@ func file_ticksync_v1_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticksync_v1_messages_proto_rawDesc), len(file_ticksync_v1_messages_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
