@@ -13,7 +13,7 @@ const Name = "arena"
 // Units: positions in 1/100 world unit, velocities in 1/100 unit per second.
 const (
 	Scale     = 100               // fixed-point scale of positions and velocities
-	WorldSize = 1000 * Scale      // the world is [0, WorldSize] on both axes
+	WorldSize = 1000 * Scale      // the default world is [0, WorldSize] on both axes
 	MaxInput  = 200 * Scale       // input velocities are clamped to ±MaxInput
 	minSpeed  = 20 * Scale        // NPC speed is minSpeed + draw mod speedSpan
 	speedSpan = 80*Scale + 1      // 2000 + draw mod 8001: 20..100 units/s
@@ -23,7 +23,6 @@ const (
 	headings  = len(sinTable)     // heading resolution (4096 steps per turn)
 	sinOne    = 16384             // sinTable's fixed-point one
 	quarter   = len(sinTable) / 4 // cos(a) = sin(a + quarter)
-	posSpan   = WorldSize + 1     // a position is draw mod posSpan
 	maxNPCs   = 100_000           // config bound: a room is not a galaxy
 	maxPlayer = 1<<31 - 1         // player ids fit the owner field
 	noPlayer  = 0                 // owner of an NPC
@@ -33,16 +32,28 @@ const (
 type Config struct {
 	// NPCs is the number of NPCs (default 200; the benchmark's scenario B uses 1000).
 	NPCs int `json:"npcs"`
+	// World is the world's side in units (default 1000, at least MinWorld, at most MaxWorld):
+	// positions are in [0, World] on both axes, and the schema's x and y ranges say so.
+	World int `json:"world"`
 }
 
 // DefaultNPCs is the NPC count when the config gives none.
 const DefaultNPCs = 200
+
+// World sizes in units. A tick moves an entity by at most MaxInput/Scale units (at 1 Hz), so a
+// world at least that wide needs one reflection per border at most.
+const (
+	DefaultWorld = WorldSize / Scale // the world's side when the config gives none: 1000
+	MinWorld     = MaxInput / Scale  // 200
+	MaxWorld     = 100_000           // 10^7 in 1/100 units: 2 × that still fits an int32
+)
 
 // Game is the arena game. Make one with New.
 type Game struct {
 	schema *sim.Schema
 	hz     int32
 	npcs   int
+	world  int32 // the world's side in 1/100 units
 
 	npc, player                 sim.Class
 	nx, ny, nvx, nvy, nhp       sim.Field
@@ -68,22 +79,28 @@ func New(tickRate uint32, config []byte) (sim.Game, error) {
 	if cfg.NPCs < 0 || cfg.NPCs > maxNPCs {
 		return nil, fmt.Errorf("arena: npcs %d out of range 0..%d", cfg.NPCs, maxNPCs)
 	}
+	if cfg.World == 0 {
+		cfg.World = DefaultWorld
+	}
+	if cfg.World < MinWorld || cfg.World > MaxWorld {
+		return nil, fmt.Errorf("arena: world %d out of range %d..%d", cfg.World, MinWorld, MaxWorld)
+	}
 	if tickRate < 1 || tickRate > 1000 {
 		return nil, fmt.Errorf("arena: tick rate %d out of range", tickRate)
 	}
-	g := &Game{hz: int32(tickRate), npcs: cfg.NPCs, byPlayer: map[uint32]sim.Entity{}, latest: map[uint32][2]int32{}}
+	g := &Game{hz: int32(tickRate), npcs: cfg.NPCs, world: int32(cfg.World) * Scale, byPlayer: map[uint32]sim.Entity{}, latest: map[uint32][2]int32{}}
 	b := sim.NewSchemaBuilder()
 	hz := int32(tickRate)
 	n := b.Class("npc")
-	g.nx = n.Fixed("x", Scale, sim.Interpolate(), sim.PredictFrom("vx", 1, hz), sim.Range(0, WorldSize))
-	g.ny = n.Fixed("y", Scale, sim.Interpolate(), sim.PredictFrom("vy", 1, hz), sim.Range(0, WorldSize))
+	g.nx = n.Fixed("x", Scale, sim.Interpolate(), sim.PredictFrom("vx", 1, hz), sim.Range(0, g.world))
+	g.ny = n.Fixed("y", Scale, sim.Interpolate(), sim.PredictFrom("vy", 1, hz), sim.Range(0, g.world))
 	g.nvx = n.Fixed("vx", Scale)
 	g.nvy = n.Fixed("vy", Scale)
 	g.nhp = n.Int("hp", sim.Range(1, fullHP))
 	g.npc = n.Handle()
 	p := b.Class("player")
-	g.px = p.Fixed("x", Scale, sim.Interpolate(), sim.PredictFrom("vx", 1, hz), sim.Range(0, WorldSize))
-	g.py = p.Fixed("y", Scale, sim.Interpolate(), sim.PredictFrom("vy", 1, hz), sim.Range(0, WorldSize))
+	g.px = p.Fixed("x", Scale, sim.Interpolate(), sim.PredictFrom("vx", 1, hz), sim.Range(0, g.world))
+	g.py = p.Fixed("y", Scale, sim.Interpolate(), sim.PredictFrom("vy", 1, hz), sim.Range(0, g.world))
 	g.pvx = p.Fixed("vx", Scale, sim.Range(-MaxInput, MaxInput))
 	g.pvy = p.Fixed("vy", Scale, sim.Range(-MaxInput, MaxInput))
 	g.php = p.Int("hp", sim.Range(1, fullHP))
@@ -107,8 +124,8 @@ func (g *Game) Init(w *sim.World) error {
 	r := w.Rand()
 	for range g.npcs {
 		e := w.Spawn(g.npc)
-		w.Set(e, g.nx, int32(r.Mod(posSpan)))
-		w.Set(e, g.ny, int32(r.Mod(posSpan)))
+		w.Set(e, g.nx, g.place(r))
+		w.Set(e, g.ny, g.place(r))
 		vx, vy := heading(r)
 		w.Set(e, g.nvx, vx)
 		w.Set(e, g.nvy, vy)
@@ -116,6 +133,9 @@ func (g *Game) Init(w *sim.World) error {
 	}
 	return nil
 }
+
+// place draws a coordinate in [0, world].
+func (g *Game) place(r *sim.Rand) int32 { return int32(r.Mod(uint32(g.world) + 1)) }
 
 // heading draws a heading and a speed and returns the velocity.
 func heading(r *sim.Rand) (vx, vy int32) {
@@ -146,8 +166,8 @@ func (g *Game) Step(w *sim.World, tick uint32, inputs []sim.Input) {
 		if r.Below(turnBelow) {
 			vxs[i], vys[i] = heading(r)
 		}
-		xs[i], vxs[i] = move(xs[i], vxs[i], g.hz)
-		ys[i], vys[i] = move(ys[i], vys[i], g.hz)
+		xs[i], vxs[i] = move(xs[i], vxs[i], g.hz, g.world)
+		ys[i], vys[i] = move(ys[i], vys[i], g.hz, g.world)
 		if r.Below(hurtBelow) {
 			if hps[i] <= 1 {
 				hps[i] = fullHP
@@ -158,20 +178,20 @@ func (g *Game) Step(w *sim.World, tick uint32, inputs []sim.Input) {
 	}
 	xs, ys, vxs, vys = w.Column(g.px), w.Column(g.py), w.Column(g.pvx), w.Column(g.pvy)
 	for i := range xs {
-		xs[i], vxs[i] = move(xs[i], vxs[i], g.hz)
-		ys[i], vys[i] = move(ys[i], vys[i], g.hz)
+		xs[i], vxs[i] = move(xs[i], vxs[i], g.hz, g.world)
+		ys[i], vys[i] = move(ys[i], vys[i], g.hz, g.world)
 	}
 }
 
-// move advances a coordinate by trunc(v/hz), mirroring off the borders with the velocity's sign
-// flipped. Velocities are bounded far below the world's size, so one reflection suffices.
-func move(p, v, hz int32) (int32, int32) {
+// move advances a coordinate by trunc(v/hz), mirroring off the borders 0 and world with the
+// velocity's sign flipped. A tick's step is at most MinWorld, so one reflection suffices.
+func move(p, v, hz, world int32) (int32, int32) {
 	p += v / hz
 	switch {
 	case p < 0:
 		return -p, -v
-	case p > WorldSize:
-		return 2*WorldSize - p, -v
+	case p > world:
+		return 2*world - p, -v
 	}
 	return p, v
 }
@@ -187,8 +207,8 @@ func (g *Game) applyInputs(w *sim.World, inputs []sim.Input) {
 			}
 			e := w.Spawn(g.player)
 			r := w.Rand()
-			w.Set(e, g.px, int32(r.Mod(posSpan)))
-			w.Set(e, g.py, int32(r.Mod(posSpan)))
+			w.Set(e, g.px, g.place(r))
+			w.Set(e, g.py, g.place(r))
 			w.Set(e, g.php, fullHP)
 			w.Set(e, g.pown, int32(in.Player))
 			g.byPlayer[in.Player] = e

@@ -171,6 +171,11 @@ func TestConfig(t *testing.T) {
 		{"negative", `{"npcs":-1}`, 20, false},
 		{"huge", `{"npcs":100000000}`, 20, false},
 		{"not json", `{`, 20, false},
+		{"small world", `{"world":200}`, 1, true},
+		{"big world", `{"world":100000}`, 20, true},
+		{"world too small", `{"world":199}`, 20, false},
+		{"world too big", `{"world":100001}`, 20, false},
+		{"negative world", `{"world":-5}`, 20, false},
 		{"zero hz", "", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +183,49 @@ func TestConfig(t *testing.T) {
 			assert.Equal(t, tc.ok, err == nil, "err = %v", err)
 		})
 	}
+}
+
+// TestWorldConfig checks the world config: the schema's x and y ranges follow it (the default
+// config's schema is the one of world 1000), NPCs and players are placed inside it, and players
+// bounce off its far borders.
+func TestWorldConfig(t *testing.T) {
+	def, err := New(20, nil)
+	require.NoError(t, err)
+	same, err := New(20, []byte(`{"world":1000}`))
+	require.NoError(t, err)
+	assert.Equal(t, schemaJSON(t, def.Schema()), schemaJSON(t, same.Schema()), "world 1000 is the default")
+
+	g, w := newWorld(t, 20, `{"npcs":300,"world":300}`, 42)
+	st, _ := g.Schema().Proto()
+	for _, c := range st.GetClasses() {
+		for _, f := range c.GetFields()[:2] { // x, y
+			assert.True(t, f.GetHasRange(), "%s.%s", c.GetName(), f.GetName())
+			assert.Equal(t, [2]int32{0, 300 * Scale}, [2]int32{f.GetMin(), f.GetMax()}, "%s.%s range", c.GetName(), f.GetName())
+		}
+	}
+	w.Step(g, []sim.Input{{Player: 1, Kind: sim.InputJoin}})
+	e, ok := g.Player(1)
+	require.True(t, ok)
+	maxX := int32(0)
+	for range 200 { // full speed right and down: the player ends at the far borders, bouncing
+		w.Step(g, []sim.Input{{Player: 1, Kind: sim.InputMove, Values: []int32{MaxInput, MaxInput}}})
+		for _, f := range []sim.Field{g.nx, g.ny, g.px, g.py} {
+			for _, v := range w.Column(f) {
+				require.True(t, v >= 0 && v <= 300*Scale, "a coordinate %d outside the 300-unit world", v)
+			}
+		}
+		maxX = max(maxX, w.Get(e, g.px))
+	}
+	assert.Greater(t, maxX, int32(300*Scale-MaxInput/20), "the player reached the far border")
+}
+
+// schemaJSON is a schema's wire form as JSON, to compare two schemas.
+func schemaJSON(t *testing.T, s *sim.Schema) string {
+	t.Helper()
+	st, in := s.Proto()
+	b, err := json.Marshal([]any{st, in})
+	require.NoError(t, err)
+	return string(b)
 }
 
 func TestLoadRebuildsPlayers(t *testing.T) {
