@@ -2,6 +2,7 @@
 // tests compare values with the server's instead of pixels.
 
 import type { Client, ClientStats, Mirror } from "../src/index.js";
+import type { LabelBox, View } from "./view.js";
 
 /** EntityRow is one entity's int fields as on the wire (fixed-point integers), by name. */
 export interface EntityRow {
@@ -53,6 +54,8 @@ export interface TestHook {
   /** predicted is the own entity's predicted row. */
   predicted(): EntityRow | undefined;
   stats(): ClientStats | null;
+  /** labels is the last drawn frame's player labels and the canvas size, in canvas pixels. */
+  labels(): { width: number; height: number; boxes: LabelBox[] };
 }
 
 declare global {
@@ -87,6 +90,7 @@ export class Hook implements TestHook {
   message = "";
   errors: string[] = [];
   client: Client | null = null;
+  view: View | null = null;
   private readonly ring: TickRows[] = [];
 
   /** welcomed notes a welcome. */
@@ -146,5 +150,9 @@ export class Hook implements TestHook {
 
   stats(): ClientStats | null {
     return this.client?.stats() ?? null;
+  }
+
+  labels(): { width: number; height: number; boxes: LabelBox[] } {
+    return this.view?.labels ?? { width: 0, height: 0, boxes: [] };
   }
 }

@@ -241,6 +241,7 @@ ui.leave.addEventListener("click", () => showPicker());
 
 const steering = new Steering(ui.canvas);
 const view = new View(ui.canvas);
+hook.view = view;
 
 function steer(): void {
   if (client === null || !client.connected) return;

@@ -22,6 +22,27 @@ export function playerColor(id: number): string {
   return `hsl(${hue} 70% 60%)`;
 }
 
+/** LabelBox is where a player's name label is drawn, in canvas pixels (x, y: top left). */
+export interface LabelBox {
+  text: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * labelBox places a w×h label for a circle of radius r at (cx, cy) on a width×height canvas:
+ * centred gap above the circle, or gap below it when the canvas has no room above, and moved
+ * sideways as far as needed to stay inside the canvas.
+ */
+export function labelBox(text: string, cx: number, cy: number, r: number, gap: number, w: number, h: number, width: number, height: number): LabelBox {
+  const above = cy - r - gap - h;
+  const y = above >= 0 ? above : Math.min(cy + r + gap, height - h);
+  const x = Math.max(0, Math.min(cx - w / 2, width - w));
+  return { text, x, y: Math.max(0, y), w, h };
+}
+
 /** OwnSmoother draws the predicted own position moving evenly between predicted steps. */
 class OwnSmoother {
   private fromX = 0;
@@ -62,6 +83,8 @@ export class View {
   private w = 0;
   private h = 0;
   private dpr = 1;
+  /** labels are the last frame's player labels (canvas pixels; the canvas is width × height). */
+  labels: { width: number; height: number; boxes: LabelBox[] } = { width: 0, height: 0, boxes: [] };
 
   constructor(canvas: HTMLCanvasElement) {
     this.canvas = canvas;
@@ -84,11 +107,21 @@ export class View {
     this.dpr = dpr;
   }
 
+  /** label draws a player's label beside its circle (labelBox) and keeps its box. */
+  private label(text: string, cx: number, cy: number, r: number, gap: number, color: string): void {
+    const g = this.ctx;
+    const box = labelBox(text, cx, cy, r, gap, Math.ceil(g.measureText(text).width), Math.ceil(13 * this.dpr), this.w, this.h);
+    g.fillStyle = color;
+    g.fillText(text, box.x + box.w / 2, box.y + box.h / 2);
+    this.labels.boxes.push(box);
+  }
+
   /** draw renders one frame; client may be null (an empty world while picking a room). */
   draw(client: Client | null, now: number, stick: Stick, stickRadius: number): void {
     this.fit();
     const g = this.ctx;
     const { w, h, dpr } = this;
+    this.labels = { width: w, height: h, boxes: [] };
     g.setTransform(1, 0, 0, 1, 0, 0);
     g.fillStyle = COLORS.bg;
     g.fillRect(0, 0, w, h);
@@ -137,6 +170,7 @@ export class View {
       const rp = Math.max(4 * dpr, 9 * k);
       g.font = `${11 * dpr}px ui-sans-serif, system-ui, sans-serif`;
       g.textAlign = "center";
+      g.textBaseline = "middle";
       for (const id of ids) {
         if (id === ownId) continue;
         const e = client.interpolator.entity(id);
@@ -148,8 +182,7 @@ export class View {
         g.beginPath();
         g.arc(x, y, rp, 0, Math.PI * 2);
         g.fill();
-        g.fillStyle = COLORS.label;
-        g.fillText(`P${p}`, x, y - rp - 4 * dpr);
+        this.label(`P${p}`, x, y, rp, 4 * dpr, COLORS.label);
       }
       const me = client.predictedEntity();
       if (me !== undefined) {
@@ -168,8 +201,7 @@ export class View {
         g.strokeStyle = "#fff";
         g.lineWidth = 2 * dpr;
         g.stroke();
-        g.fillStyle = "#fff";
-        g.fillText("you", x, y - rp * 1.2 - 5 * dpr);
+        this.label("you", x, y, rp * 1.2, 5 * dpr, "#fff");
       } else this.own.reset();
     }
 

@@ -227,6 +227,51 @@ describe("demo page", { timeout: 90_000 }, () => {
     });
   });
 
+  test("a player at the top border keeps its label inside the canvas, drawn below it", { timeout: 30_000 }, async () => {
+    await page1.bringToFront();
+    await page1.keyboard.down("KeyW");
+    try {
+      // Held up, the player bounces off the top border: y stays within one step of 0.
+      await page1.waitForFunction((step) => {
+        const r = window.__ticksync.predicted();
+        return r !== undefined && r.vy !== 0 && Number(r.y) <= step;
+      }, SPEED / 20, { timeout: 20_000 });
+      await page1.keyboard.up("KeyW");
+      // A frame drawn with the player at rest near the border (no smoothing in flight).
+      await page1.waitForFunction((step) => {
+        const r = window.__ticksync.predicted();
+        const id = window.__ticksync.ownEntityId;
+        const m = window.__ticksync.entity(id);
+        return r !== undefined && r.vy === 0 && Number(r.y) <= step && m !== undefined && m.y === r.y;
+      }, SPEED / 20, { timeout: 10_000 });
+      const drawn = await until("a drawn frame with the own label", () =>
+        page1.evaluate(() => {
+          const l = window.__ticksync.labels();
+          const you = l.boxes.find((b) => b.text === "you");
+          if (you === undefined) return undefined;
+          // The label's own pixels: white text inside its box (nothing else there is white).
+          const c = document.getElementById("view") as HTMLCanvasElement;
+          const d = (c.getContext("2d") as CanvasRenderingContext2D).getImageData(Math.floor(you.x), Math.floor(you.y), Math.ceil(you.w), Math.ceil(you.h)).data;
+          let white = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] > 200 && d[i + 2] > 200) white++;
+          return { ...l, you, white, canvas: [c.width, c.height] };
+        }),
+      );
+      assert.deepEqual(drawn.canvas, [drawn.width, drawn.height], "labels measured on the canvas as drawn");
+      assert.ok(drawn.boxes.length >= 2, `labels of both players: ${JSON.stringify(drawn.boxes)}`);
+      for (const b of drawn.boxes) {
+        assert.ok(b.w > 0 && b.h > 0, `label ${b.text} has a size`);
+        assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.w <= drawn.width && b.y + b.h <= drawn.height, `label ${JSON.stringify(b)} inside the ${drawn.width}×${drawn.height} canvas`);
+      }
+      assert.ok(drawn.white >= 10, `the "you" label is drawn in its box (${drawn.white} white pixels)`);
+      const dir = join(repoRoot, "test-results");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "demo-top-label.png"), await page1.screenshot());
+    } finally {
+      await page1.keyboard.up("KeyW");
+    }
+  });
+
   test("a screenshot of the demo is not blank", { timeout: 20_000 }, async () => {
     await page1.bringToFront();
     await page1.waitForTimeout(300); // a few drawn frames
