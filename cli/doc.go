@@ -1,6 +1,6 @@
-// Package cli is the command line of a ticksync game server: `serve`, `token` and
-// `replay info|verify|serve` over the games and pages a Program brings, so that a game's own
-// main is a registry and one call:
+// Package cli is the command line of a ticksync game server: `serve`, `token`,
+// `replay info|verify|serve` and `gen ts` (typed TypeScript for a game's page) over the games
+// and pages a Program brings, so that a game's own main is a registry and one call:
 //
 //	func main() {
 //		games := server.NewRegistry()
