@@ -32,6 +32,8 @@ export { FrameError, MAX_ENTITY_ID, Mirror } from "./mirror.js";
 export type { Entity, FieldValue } from "./mirror.js";
 export { Predictor } from "./predict.js";
 export type { PredictContext, PredictStep } from "./predict.js";
+export { PREDICT_VECTORS_FORMAT, PredictVectorsError, checkPredict } from "./predictcheck.js";
+export type { CheckPredictOptions, Mismatch, PredictCheck, PredictVectors, PredictVectorsMatch, PredictVectorsPlayer, PredictVectorsTick } from "./predictcheck.js";
 export { predictValue } from "./predictrule.js";
 export { Mulberry32 } from "./rng.js";
 export { SchemaError, compileSchema, dequantize, quantize } from "./schema.js";

@@ -13,6 +13,13 @@ export interface PredictContext {
   readonly schema: Schema;
   /** tickRate is the room's ticks per second. */
   readonly tickRate: number;
+  /**
+   * mirror is the authoritative state the Predictor last reconciled against (a Predictor sets
+   * it in reconcile; checkPredict passes the state at the tick before), for what the step reads
+   * beyond its own row: a match phase, another entity. Read it, never change it. Absent when
+   * the step runs outside a Predictor or checkPredict.
+   */
+  readonly mirror?: Mirror;
 }
 
 /**
@@ -80,7 +87,7 @@ export class Predictor {
       return;
     }
     const cls = mirror.classOf(id) as ClassInfo;
-    if (this.ctx === null || this.ctx.cls !== cls) this.ctx = { cls, schema: this.schema, tickRate: this.tickRate };
+    if (this.ctx === null || this.ctx.cls !== cls || this.ctx.mirror !== mirror) this.ctx = { cls, schema: this.schema, tickRate: this.tickRate, mirror };
     mirror.row(id, this.row);
     if (this.step === null) return;
     for (const p of this.pending) this.step(this.row, p.values, this.ctx);

@@ -79,3 +79,33 @@ test("pending inputs are bounded", () => {
   for (let s = 1; s <= 5; s++) p.addInput(s, Int32Array.of(s, 0));
   assert.deepEqual(p.pendingSeqs(), [3, 4, 5]);
 });
+
+test("the step's ctx.mirror is the mirror the Predictor last reconciled against, in replays and new inputs", () => {
+  const seen: (Mirror | undefined)[] = [];
+  const tickOf: number[] = [];
+  const p = new Predictor(schema, (row, input, ctx) => {
+    seen.push(ctx.mirror);
+    tickOf.push(ctx.mirror?.tick ?? -1);
+    step(row, input, ctx);
+  });
+  p.addInput(1, Int32Array.of(2000, 0)); // no entity yet: no step
+  assert.deepEqual(seen, []);
+  const a = new Mirror(schema);
+  a.apply(frameFromProto(encodeFrame(schema, null, player(1, 500, 0)), new FrameData()));
+  p.reconcile(a, 42); // replays input 1
+  p.addInput(2, Int32Array.of(2000, 0));
+  assert.equal(seen.length, 2);
+  assert.ok(seen.every((m) => m === a));
+  // Another mirror (a resync into a new one): the steps read it from then on.
+  const b = new Mirror(schema);
+  b.apply(frameFromProto(encodeFrame(schema, null, player(7, 900, 0)), new FrameData()));
+  p.reconcile(b, 42); // replays inputs 1 and 2
+  p.addInput(3, Int32Array.of(0, 0));
+  assert.equal(seen.length, 5);
+  assert.ok(seen.slice(2).every((m) => m === b));
+  assert.deepEqual(tickOf, [1, 1, 7, 7, 7]);
+  // setTickRate keeps the mirror.
+  p.setTickRate(30);
+  p.addInput(4, Int32Array.of(0, 0));
+  assert.equal(seen.at(-1), b);
+});

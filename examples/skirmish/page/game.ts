@@ -97,25 +97,25 @@ function isqrt(n: number): number {
   return r;
 }
 
-/**
- * predictState is what the predict step cannot read from the row: the match's phase (a shot
- * starts the reload only in play). The page sets it from the match entity on every frame.
- */
-export const predictState = { phase: Phase.lobby as number };
-
-/** Cols are the player columns and input columns the predict step uses. */
+/** Cols are the player, input and match columns the predict step uses. */
 interface Cols {
   x: FieldInfo;
   y: FieldInfo;
   vx: FieldInfo;
   vy: FieldInfo;
+  aimX: number;
+  aimY: number;
   alive: number;
+  respawn: number;
   reload: FieldInfo;
   mx: FieldInfo;
   my: FieldInfo;
-  ax: number;
-  ay: number;
+  ax: FieldInfo;
+  ay: FieldInfo;
   fire: number;
+  /** match is the match class's number, phase its phase column. */
+  match: number;
+  phase: number;
 }
 
 const colsCache = new WeakMap<object, Cols>();
@@ -124,38 +124,55 @@ function colsOf(ctx: PredictContext): Cols {
   let c = colsCache.get(ctx.cls);
   if (c === undefined) {
     const f = (n: string) => need(ctx.cls.byName.get(n), `player.${n}`);
+    const match = need(ctx.schema.classByName.get("match"), "class match");
     c = {
       x: f("x"),
       y: f("y"),
       vx: f("vx"),
       vy: f("vy"),
+      aimX: f("aim_x").col,
+      aimY: f("aim_y").col,
       alive: f("alive").col,
+      respawn: f("respawn").col,
       reload: f("reload"),
       mx: input(ctx.schema, "move_x"),
       my: input(ctx.schema, "move_y"),
-      ax: input(ctx.schema, "aim_x").col,
-      ay: input(ctx.schema, "aim_y").col,
+      ax: input(ctx.schema, "aim_x"),
+      ay: input(ctx.schema, "aim_y"),
       fire: input(ctx.schema, "fire").col,
+      match: match.index,
+      phase: need(match.byName.get("phase"), "match.phase").col,
     };
     colsCache.set(ctx.cls, c);
   }
   return c;
 }
 
+/** phaseOf reads the match phase from ctx.mirror, the authoritative state (lobby without one). */
+function phaseOf(ctx: PredictContext, c: Cols): number {
+  const m = ctx.mirror;
+  if (m === undefined) return Phase.lobby;
+  for (let id = 1; id < m.len; id++) if (m.cls[id] === c.match) return m.raw(id, c.phase);
+  return Phase.lobby;
+}
+
+const clamp = (v: number, limit: number) => Math.min(Math.max(v, -limit), limit);
+
 /**
  * predictSkirmish is skirmish's tick for the own player (Step's steer and fire's reload, then
- * move), in the same integer arithmetic: the stick sets the velocity (a diagonal is no faster),
- * a shot while reloaded and playing starts the reload, reload counts down, a live player moves
- * by trunc(v/hz) and stays on the field.
+ * move), in the same integer arithmetic: the stick sets the velocity (a diagonal is no faster)
+ * and a non-zero aim the aim, a shot with an aim while reloaded and playing (the match phase
+ * read from ctx.mirror) starts the reload, reload counts down, a live player moves by
+ * trunc(v/hz) and stays on the field, a dead one counts down to its respawn (where it
+ * respawns is the server's draw).
  */
 export function predictSkirmish(row: Int32Array, inp: Int32Array, ctx: PredictContext): void {
   const c = colsOf(ctx);
   const alive = row[c.alive] !== 0;
   if (alive) {
     const stick = c.mx.max;
-    const clampS = (v: number) => Math.min(Math.max(v, -stick), stick);
-    let mx = clampS(inp[c.mx.col]);
-    let my = clampS(inp[c.my.col]);
+    let mx = clamp(inp[c.mx.col], stick);
+    let my = clamp(inp[c.my.col], stick);
     const l2 = mx * mx + my * my;
     if (l2 > stick * stick) {
       const l = isqrt(l2);
@@ -165,8 +182,14 @@ export function predictSkirmish(row: Int32Array, inp: Int32Array, ctx: PredictCo
     const speed = c.vx.max;
     row[c.vx.col] = Math.trunc((mx * speed) / stick);
     row[c.vy.col] = Math.trunc((my * speed) / stick);
-    const aimed = inp[c.ax] !== 0 || inp[c.ay] !== 0;
-    if (inp[c.fire] !== 0 && aimed && row[c.reload.col] === 0 && predictState.phase === Phase.playing) {
+    const ax = clamp(inp[c.ax.col], c.ax.max);
+    const ay = clamp(inp[c.ay.col], c.ay.max);
+    const aimed = ax !== 0 || ay !== 0;
+    if (aimed) {
+      row[c.aimX] = ax;
+      row[c.aimY] = ay;
+    }
+    if (inp[c.fire] !== 0 && aimed && row[c.reload.col] === 0 && phaseOf(ctx, c) === Phase.playing) {
       row[c.reload.col] = c.reload.max;
     }
   }
@@ -174,7 +197,7 @@ export function predictSkirmish(row: Int32Array, inp: Int32Array, ctx: PredictCo
   if (alive) {
     row[c.x.col] = Math.min(Math.max(row[c.x.col] + Math.trunc(row[c.vx.col] / ctx.tickRate), c.x.min), c.x.max);
     row[c.y.col] = Math.min(Math.max(row[c.y.col] + Math.trunc(row[c.vy.col] / ctx.tickRate), c.y.min), c.y.max);
-  }
+  } else row[c.respawn]--;
 }
 
 /** MatchView is the match entity's fields. */

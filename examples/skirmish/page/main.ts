@@ -5,7 +5,7 @@
 import { connect } from "@ticksync/client";
 import type { Client, CloseInfo, GameEventData, MatchResultData } from "@ticksync/client";
 import { botStick } from "./bot.js";
-import { EventKind, PHASE_NAMES, Phase, TEAM_NAMES, inputOf, matchOf, nameOf, predictSkirmish, predictState, rulesOf, sceneOf } from "./game.js";
+import { EventKind, PHASE_NAMES, Phase, TEAM_NAMES, inputOf, matchOf, nameOf, predictSkirmish, rulesOf, sceneOf } from "./game.js";
 import type { MatchView, Rules, Stick } from "./game.js";
 import { newHook } from "./hook.js";
 import { Controls } from "./input.js";
@@ -229,10 +229,7 @@ function join(room: string, name: string, team: string, config: string): void {
     if (client !== c) return;
     hook.tick = f.tick;
     match = matchOf(c);
-    if (match !== undefined) {
-      predictState.phase = match.phase;
-      hook.phase = PHASE_NAMES[match.phase] ?? String(match.phase);
-    }
+    if (match !== undefined) hook.phase = PHASE_NAMES[match.phase] ?? String(match.phase);
     if (bot) {
       // The bot decides on each frame (not on animation frames, which a hidden tab may not
       // get): it looks at the scene as drawn now, and the input is stamped with that moment.
