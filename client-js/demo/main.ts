@@ -195,6 +195,8 @@ function renderRooms(rooms: RoomInfo[]): void {
     meta.textContent = `${r.game} · ${r.players}/${r.max} · tick ${r.tick}`;
     const b = document.createElement("button");
     b.textContent = r.players >= r.max ? "Full" : "Join";
+    // Named for its room: every row has its own "Join <room>", apart from the form's button.
+    b.setAttribute("aria-label", r.players >= r.max ? `${r.id} is full` : `Join ${r.id}`);
     b.disabled = r.players >= r.max;
     b.onclick = () => join(r.id);
     li.append(name, meta, b);

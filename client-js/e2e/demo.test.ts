@@ -201,6 +201,31 @@ describe("demo page", { timeout: 90_000 }, () => {
     }
   });
 
+  test("the room picker: a listed room has its own \"Join <room>\", the form's button another name, and it joins that room", { timeout: 30_000 }, async () => {
+    const lobby = await startServer(bin);
+    try {
+      const res = await fetch(new URL("rooms", lobby.url), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ game: "arena", id: "lobby" }) });
+      assert.equal(res.status, 201, await res.text());
+      const page = await browser.ctx.newPage();
+      await page.goto(lobby.url);
+      const join = page.getByRole("button", { name: "Join lobby", exact: true });
+      await join.waitFor({ timeout: 10_000 });
+      assert.equal(await join.count(), 1, "one listed room, one action for it");
+      assert.equal(await join.textContent(), "Join");
+      assert.equal(await page.getByRole("button", { name: "Join", exact: true }).count(), 0, "no button is just \"Join\"");
+      assert.equal(await page.getByRole("button", { name: "Join or create", exact: true }).count(), 1, "the form's button");
+      assert.equal(await page.locator("#room-list").getByRole("button").count(), 1);
+      await join.click();
+      await page.waitForFunction(() => window.__ticksync.status === "joined" && window.__ticksync.ownEntityId > 0, null, { timeout: 10_000 });
+      assert.equal(await page.evaluate(() => window.__ticksync.room), "lobby");
+      const rooms = (await (await fetch(new URL("rooms", lobby.url))).json()) as { id: string; players: number }[];
+      assert.deepEqual(rooms.map((r) => [r.id, r.players]), [["lobby", 1]], "the page sits in the listed room, and no other room was made");
+      await page.close();
+    } finally {
+      await lobby.stop();
+    }
+  });
+
   test("dragging on the canvas steers like a virtual stick", { timeout: 20_000 }, async () => {
     const id = (await hookOf(page1)).ownEntityId;
     const start = await until("page 1's entity at the observer", () => rowIn(observer.history[observer.history.length - 1]?.rows, id));
