@@ -341,6 +341,9 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	r.nlap = 0
 	rd := r.eng.Tick(now, r.lapFn)
 	tick := rd.Tick
+	if rd.Result != nil {
+		r.over.Store(true) // before the frame with the result leaves: quick play sends no one here
+	}
 	r.record(rd)
 	t3 := time.Now()
 	r.carryOut(rd, now)
@@ -370,7 +373,6 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	}
 	if rd.Result != nil {
 		r.overAt = now
-		r.over.Store(true)
 		r.log.Info("match over", "tick", tick, "result", rd.Result.Summary, "winners", rd.Result.Winners)
 		return true
 	}
