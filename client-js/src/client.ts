@@ -60,10 +60,24 @@ export interface ReconnectOptions {
 
 /** ConnectOptions configures connect. */
 export interface ConnectOptions {
-  /** room is the room id to join. */
-  room: string;
-  /** game creates the room when it does not exist (with createIfMissing). */
+  /** room is the room id to join (omit it with quickPlay). */
+  room?: string;
+  /** game creates the room when it does not exist (with createIfMissing); with quickPlay, the game to play. */
   game?: string;
+  /**
+   * quickPlay lets the server pick the room (Colyseus's joinOrCreate): the fullest room of game
+   * with a free seat, whose match is not over and that carries every pair of labels, else a new
+   * room (with config and labels). Once welcomed, the client knows the room (roomId) and
+   * reconnects to it. Anonymous mode, admin tokens and game-scoped tokens only (4001 with a
+   * token for one room). See joinOrCreate.
+   */
+  quickPlay?: boolean;
+  /**
+   * labels are room labels (at most 16; keys of 1-32 of A-Z a-z 0-9 - _ ., values of at most 64
+   * bytes): with quickPlay, the pairs the room must carry; on a join that creates the room, the
+   * labels it gets (GET /rooms lists them).
+   */
+  labels?: Record<string, string>;
   /** token is the join token (token auth mode); sent as ?token=. */
   token?: string;
   /** spectator joins read-only. */
@@ -264,6 +278,8 @@ export class Client extends Emitter<ClientEvents> {
   welcome: Welcome | null = null;
   /** playerId is this client's player id (0 for spectators or before the welcome). */
   playerId = 0;
+  /** roomId is the room joined: options.room, or the room quick play picked once welcomed ("" before). */
+  roomId: string;
 
   private readonly opts: ConnectOptions;
   private readonly url: string;
@@ -291,6 +307,7 @@ export class Client extends Emitter<ClientEvents> {
   private inputSubtick = 0;
   private eventsThrough = 0; // the tick through which game events were emitted
   private matchEnded = false;
+  private quickPlay: boolean; // until the first welcome names the room
   private readonly joinMeta: string;
   private readonly joinConfig: Uint8Array;
   private owners = new Map<number, number>(); // entity id → player id, for join/leave events
@@ -328,6 +345,12 @@ export class Client extends Emitter<ClientEvents> {
     this.clock = opts.clock ?? defaultClock;
     this.random = opts.random ?? Math.random;
     this.decoder = newDecoder(opts.decoder ?? "hand");
+    this.roomId = opts.quickPlay === true ? "" : (opts.room ?? "");
+    this.quickPlay = opts.quickPlay === true;
+    if (this.quickPlay && opts.room !== undefined && opts.room !== "") {
+      throw new ClientError("room and quickPlay exclude each other: quick play picks the room");
+    }
+    if (!this.quickPlay && this.roomId === "") throw new ClientError("a room id is required (or quickPlay)");
     // Encoded once: a config or meta that cannot be JSON is the caller's mistake, reported here.
     try {
       this.joinMeta = opts.meta === undefined ? "" : typeof opts.meta === "string" ? opts.meta : JSON.stringify(opts.meta);
@@ -416,9 +439,11 @@ export class Client extends Emitter<ClientEvents> {
         kind: {
           case: "join",
           value: {
-            room: o.room,
+            room: this.roomId,
+            quickPlay: this.quickPlay,
+            labels: o.labels ?? {},
             game: o.game ?? "",
-            createIfMissing: o.createIfMissing ?? (o.game !== undefined && o.game !== ""),
+            createIfMissing: !this.quickPlay && (o.createIfMissing ?? (o.game !== undefined && o.game !== "")),
             spectator: o.spectator ?? false,
             lastTick,
             config: this.joinConfig,
@@ -518,6 +543,8 @@ export class Client extends Emitter<ClientEvents> {
     if (!w.resumed) this.predictor?.reset(); // a new seat: old inputs mean nothing
     this.welcome = w;
     this.playerId = w.playerId;
+    this.roomId = w.room; // a quick play's pick: reconnects go back to it
+    this.quickPlay = false;
     this.resumeToken = w.resumeToken;
     this.phase = "joined";
     this.attempts = 0;
@@ -880,4 +907,13 @@ function detach(ws: WebSocketLike): void {
 /** connect opens a session with a room; see Client for events. */
 export function connect(url: string, opts: ConnectOptions): Client {
   return new Client(url, opts).start();
+}
+
+/**
+ * joinOrCreate joins a room of game with a free seat (and every label of opts.labels), or
+ * creates one with opts.config and opts.labels: connect with quickPlay. client.roomId names the
+ * room once the welcome arrives.
+ */
+export function joinOrCreate(url: string, game: string, opts: Omit<ConnectOptions, "room" | "quickPlay" | "game"> = {}): Client {
+  return connect(url, { ...opts, game, quickPlay: true });
 }

@@ -1,7 +1,7 @@
 // @ticksync/client: the TypeScript client of ticksync. connect() opens a session; the state
 // mirror, interpolation and prediction are usable on their own as well.
 
-export { connect, Client, ClientError, SUBPROTOCOL } from "./client.js";
+export { connect, joinOrCreate, Client, ClientError, SUBPROTOCOL } from "./client.js";
 export type {
   ClientEvents,
   ClientStats,

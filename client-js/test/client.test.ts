@@ -11,7 +11,7 @@ import type { WebSocket as WsSocket } from "ws";
 import { ClientMessageSchema, GameEventSchema, MatchResultSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
 import type { ClientMessage } from "../src/gen/ticksync/v1/messages_pb";
 import { InputSchemaSchema } from "../src/gen/ticksync/v1/schema_pb";
-import { connect } from "../src/client";
+import { connect, joinOrCreate } from "../src/client";
 import type { Client, ClientEvents, Clock, ConnectOptions, WebSocketCtor } from "../src/client";
 import { compileSchema } from "../src/schema";
 import { arenaProto, encodeFrame, frameBytes, stateSchema } from "./helpers";
@@ -394,6 +394,44 @@ describe("client", () => {
     assert.equal(c.mirror?.entity(1)?.x, 5000 / 100 - 4 * 1);
     assert.equal(c.stats().reconnects, 1);
     c.close();
+  });
+
+  test("quick play: the join lets the server pick; once welcomed, reconnects go to the room it picked", async () => {
+    const s = await server();
+    const c = joinOrCreate(s.url, "arena", {
+      WebSocket: WS,
+      pingIntervalMs: 0,
+      reconnect: { baseDelayMs: 1, maxDelayMs: 5 },
+      labels: { mode: "ffa" },
+      config: { npcs: 3 },
+    });
+    const welcomes = events(c, "welcome");
+    const reconnected = events(c, "reconnected");
+    assert.equal(c.roomId, "");
+    const conn = await s.conns.next();
+    const join = await conn.next("join");
+    assert.equal(join.kind.case, "join");
+    if (join.kind.case !== "join") return;
+    assert.equal(join.kind.value.quickPlay, true);
+    assert.equal(join.kind.value.room, "");
+    assert.equal(join.kind.value.game, "arena");
+    assert.equal(join.kind.value.createIfMissing, false, "quick play creates by itself");
+    assert.deepEqual(join.kind.value.labels, { mode: "ffa" });
+    assert.equal(new TextDecoder().decode(join.kind.value.config), `{"npcs":3}`);
+    conn.welcome({ room: "qp-7" });
+    await welcomes.next();
+    assert.equal(c.roomId, "qp-7");
+    conn.ws.close(1001, "server shutting down");
+    const conn2 = await s.conns.next();
+    assert.equal(conn2.url.searchParams.get("token"), "resume-1");
+    const rejoin = await conn2.next("join");
+    assert.equal(rejoin.kind.case === "join" && rejoin.kind.value.quickPlay, false);
+    assert.equal(rejoin.kind.case === "join" && rejoin.kind.value.room, "qp-7");
+    conn2.welcome({ room: "qp-7", resumed: true });
+    await reconnected.next();
+    c.close();
+    assert.throws(() => connect(s.url, { room: "r1", quickPlay: true, WebSocket: WS }), /exclude each other/);
+    assert.throws(() => connect(s.url, { WebSocket: WS }), /room id is required/);
   });
 
   test("close codes: which reconnect and how they read", async () => {
