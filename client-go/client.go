@@ -38,13 +38,22 @@ const sendRing = 1024
 // closeTimeout bounds writing our close frame.
 const closeTimeout = time.Second
 
-// Options says what to join and how. The zero value joins nothing useful: set Room.
+// Options says what to join and how. The zero value joins nothing useful: set Room, or
+// QuickPlay.
 type Options struct {
-	Room            string // room id to join
-	Game            string // game to create the room with (CreateIfMissing)
-	CreateIfMissing bool   // create the room if it does not exist (anonymous mode or admin token)
-	Spectator       bool   // join read-only
-	WantStats       bool   // ask for Stats messages (admin tokens; the benchmark)
+	Room string // room id to join (empty with QuickPlay)
+	Game string // game to create the room with (CreateIfMissing), or to quick-play
+	// QuickPlay lets the server pick the room: the fullest room of Game with a free seat, a
+	// match not over and every pair of Labels, else a new one (with Config and Labels).
+	// Welcome().GetRoom() names it; Reconnect goes back to it. Anonymous mode, admin tokens
+	// and game-scoped tokens only (4001 with a token for one room).
+	QuickPlay bool
+	// Labels are room labels: with QuickPlay, the pairs the room must carry; on a join that
+	// creates the room, the labels it gets.
+	Labels          map[string]string
+	CreateIfMissing bool // create the room if it does not exist (anonymous mode or admin token)
+	Spectator       bool // join read-only
+	WantStats       bool // ask for Stats messages (admin tokens; the benchmark)
 	// Config is the room's game config (JSON; nil: the game's defaults), sent as Join.config
 	// and used only when this join creates the room. A config the game refuses closes with
 	// 4004 and the game's reason.
@@ -569,7 +578,7 @@ func (c *Client) Reconnect(ctx context.Context) (*Client, error) {
 	}
 	opts := c.opts
 	opts.Token, opts.LastTick, opts.Room = w.GetResumeToken(), sd.tick, w.GetRoom()
-	opts.CreateIfMissing, opts.SkipJoin = false, false
+	opts.CreateIfMissing, opts.SkipJoin, opts.QuickPlay = false, false, false
 	return dial(ctx, c.url, opts, sd)
 }
 

@@ -53,7 +53,7 @@ func dial(ctx context.Context, rawURL string, opts Options, sd *seed) (*Client, 
 	join := &pb.Join{
 		Room: opts.Room, Game: opts.Game, CreateIfMissing: opts.CreateIfMissing,
 		Spectator: opts.Spectator, LastTick: opts.LastTick, WantStats: opts.WantStats,
-		Config: opts.Config, Meta: opts.Meta,
+		Config: opts.Config, Meta: opts.Meta, QuickPlay: opts.QuickPlay, Labels: opts.Labels,
 	}
 	if err := c.Send(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: join}}); err != nil {
 		c.Close()

@@ -214,3 +214,27 @@ func TestDuelMatch(t *testing.T) {
 		assert.ErrorIs(t, c.WaitEvents(duelCtx(t), 5), c.Err(), "more events than came: the close")
 	}
 }
+
+// TestQuickPlay: two quick plays land in the same room, with the labels asked for, and a
+// reconnect of a quick-play client resumes in the room it was given (not a new quick play).
+func TestQuickPlay(t *testing.T) {
+	url := serveDuel(t)
+	opts := client.Options{QuickPlay: true, Game: simtest.DuelName, Labels: map[string]string{"mode": "ranked"}}
+	a := dialDuel(t, url, opts)
+	b := dialDuel(t, url, opts)
+	room := a.Welcome().GetRoom()
+	require.NotEmpty(t, room)
+	assert.Equal(t, room, b.Welcome().GetRoom())
+	c := dialDuel(t, url, client.Options{QuickPlay: true, Game: simtest.DuelName})
+	assert.Equal(t, room, c.Welcome().GetRoom(), "no labels asked: any room of the game")
+	d := dialDuel(t, url, client.Options{QuickPlay: true, Game: simtest.DuelName, Labels: map[string]string{"mode": "casual"}})
+	assert.NotEqual(t, room, d.Welcome().GetRoom())
+
+	require.NoError(t, a.WaitTick(duelCtx(t), a.Welcome().GetTick()+1))
+	a2, err := a.Reconnect(duelCtx(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { a2.Close() })
+	assert.True(t, a2.Welcome().GetResumed())
+	assert.Equal(t, room, a2.Welcome().GetRoom())
+	assert.Equal(t, a.PlayerID(), a2.PlayerID())
+}
