@@ -121,6 +121,16 @@ func TestToken(t *testing.T) {
 	errb.Reset()
 	assert.Equal(t, 2, run(context.Background(), []string{"token", "-room", "duel"}, env(map[string]string{auth.EnvSecret: secret}), &out, &errb), "a player token needs a player id")
 	assert.Equal(t, 2, run(context.Background(), []string{"token", "-room", "duel", "-player", "1"}, env(nil), &out, &errb), "no secret")
+
+	// A game-scoped token: every room of one game (quick play); room * without a game is admin only.
+	out.Reset()
+	require.Equal(t, 0, run(context.Background(), []string{"token", "-room", "*", "-game", "arena", "-player", "3"}, env(map[string]string{auth.EnvSecret: secret}), &out, &errb), errb.String())
+	cl, err = auth.Verify([]byte(secret), strings.TrimSpace(out.String()), time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, auth.Claims{Kind: auth.KindJoin, Room: auth.AnyRoom, Game: "arena", Player: 3, Role: auth.RolePlayer, Expiry: cl.Expiry}, cl)
+	errb.Reset()
+	assert.Equal(t, 2, run(context.Background(), []string{"token", "-room", "*", "-player", "3"}, env(map[string]string{auth.EnvSecret: secret}), &out, &errb))
+	assert.Contains(t, errb.String(), "room * needs a game")
 }
 
 func TestDispatch(t *testing.T) {

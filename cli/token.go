@@ -13,13 +13,15 @@ import (
 const defaultTokenTTL = 60 * time.Second
 
 func runToken(p *Program, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("token", "usage: "+p.Name+` token -room ID [-player N] [-role player|spectator|admin] [-meta JSON] [-ttl 60s]
+	fs := newFlagSet("token", "usage: "+p.Name+` token -room ID|* [-game NAME] [-player N] [-role player|spectator|admin] [-meta JSON] [-ttl 60s]
 
 Mints an HMAC-SHA256 join token with the server's shared secret and prints it.
 Clients pass it as /ws?token=...; admin tokens also authorize POST /rooms and
-POST /admin/close (Authorization: Bearer ...).`, "", stderr)
-	room := fs.String("room", "", "room `id` the token is valid for (\"*\": every room, admin only)")
-	game := fs.String("game", "", "game `name` (used when an admin join creates the room)")
+POST /admin/close (Authorization: Bearer ...). A token for one room joins that
+room only; -room '*' -game NAME makes a game-scoped token, which joins any room
+of that game by id or by quick play (which may create one).`, "", stderr)
+	room := fs.String("room", "", "room `id` the token is valid for (\"*\": every room for admin, every room of -game otherwise)")
+	game := fs.String("game", "", "game `name` (a game-scoped token's game; the game an admin join creates the room with)")
 	player := fs.Uint("player", 0, "player `id` (required for role player)")
 	role := fs.String("role", "player", "`role`: player, spectator or admin")
 	meta := fs.String("meta", "", "the player's metadata for the game (`JSON`, e.g. {\"name\":\"ann\",\"team\":\"red\"})")
