@@ -8,7 +8,7 @@ import { InputSchemaSchema, StateSchemaSchema } from "./gen/ticksync/v1/schema_p
 import { Mirror } from "./mirror.js";
 import type { PredictContext, PredictStep } from "./predict.js";
 import { compileSchema } from "./schema.js";
-import type { ClassInfo, FieldInfo } from "./schema.js";
+import type { ClassInfo, FieldInfo, Schema } from "./schema.js";
 
 /** PREDICT_VECTORS_FORMAT is the format checkPredict reads (simtest.PredictVectorsFormat). */
 export const PREDICT_VECTORS_FORMAT = "ticksync-predict-vectors/1";
@@ -135,7 +135,7 @@ export function checkPredict(vectors: unknown, step: PredictStep, opts: CheckPre
 /** checkMatch replays one match; skip and count collect the tallies. */
 function checkMatch(m: PredictVectorsMatch, step: PredictStep, opts: CheckPredictOptions, skip: (reason: string) => void, count: { compared: number }): Mismatch | null {
   const where = `match ${m.name}`;
-  let schema;
+  let schema: Schema;
   try {
     schema = compileSchema(fromBinary(StateSchemaSchema, base64(m.state_schema, `${where}: state_schema`)), fromBinary(InputSchemaSchema, base64(m.input_schema, `${where}: input_schema`)));
   } catch (e) {
