@@ -1,10 +1,11 @@
 // Browser end-to-end test of the replay viewer against a real `ticksync replay serve` of the
 // golden recording: the page lists it, plays it, seeks by the bar and by a mark, and at each
 // tick holds exactly the state an independent Node client (the TS client over `ws`, seeking
-// the same recording in its own replay session) holds, field by field.
+// the same recording in its own replay session) holds, field by field. A second recording
+// (e2e/recfixture) has marks one tick apart: the seek bar keeps every mark apart and seekable.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -18,6 +19,8 @@ import { buildBinary, launchBrowser, removeScratch, repoRoot, scratch, until } f
 import type { Browser } from "./harness.js";
 
 const NAME = "golden-v1";
+/** CLOSE is e2e/recfixture's recording: joins at ticks 1, 100 and 101, a leave at 150. */
+const CLOSE = "close-marks";
 
 let browser: Browser;
 let base = "";
@@ -25,9 +28,9 @@ let stopServer: () => Promise<void> = async () => {};
 let page: Page;
 let observer: Client;
 
-/** replayServe runs `bin replay serve -addr 127.0.0.1:0 file` and returns its base URL. */
-async function replayServe(bin: string, file: string): Promise<string> {
-  const child = spawn(bin, ["replay", "serve", "-addr", "127.0.0.1:0", "-log-level", "warn", file], { stdio: ["ignore", "pipe", "pipe"] });
+/** replayServe runs `bin replay serve -addr 127.0.0.1:0 files…` and returns its base URL. */
+async function replayServe(bin: string, files: string[]): Promise<string> {
+  const child = spawn(bin, ["replay", "serve", "-addr", "127.0.0.1:0", "-log-level", "warn", ...files], { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
   const exited = new Promise<void>((res) => child.once("exit", () => res()));
@@ -100,7 +103,9 @@ before(async () => {
   const bin = buildBinary();
   const file = join(scratch(), `${NAME}.tsrec`);
   copyFileSync(join(repoRoot, "sim/replay/testdata/golden-v1.tsrec"), file);
-  [base, browser] = await Promise.all([replayServe(bin, file), launchBrowser()]);
+  const close = join(scratch(), `${CLOSE}.tsrec`);
+  execFileSync("go", ["run", "./client-js/e2e/recfixture", close], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  [base, browser] = await Promise.all([replayServe(bin, [file, close]), launchBrowser()]);
   observer = connect(new URL("ws", base).toString(), {
     room: `replay:${NAME}`,
     spectator: true,
@@ -183,5 +188,49 @@ describe("replay viewer", { timeout: 90_000 }, () => {
     assert.ok((await page.evaluate(() => window.__ticksyncReplay.frames)) > framesBefore + 1, "frames arrived while playing");
     assert.deepEqual(got.entities, await expectedAt(last), "state at the last tick after playing");
     assert.deepEqual(got.errors, []);
+  });
+
+  test("marks one tick apart stay apart on the seek bar, and each one seeks to its tick", { timeout: 30_000 }, async () => {
+    const p = await browser.ctx.newPage();
+    p.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+    await p.goto(new URL(`replay?name=${CLOSE}`, base).toString());
+    await p.waitForFunction(() => window.__ticksyncReplay.phase === "joined" && window.__ticksyncReplay.status !== null, null, { timeout: 10_000 });
+    await p.locator("#play").click(); // pause
+    await p.waitForFunction(() => window.__ticksyncReplay.status?.playing === false, null, { timeout: 5000 });
+    const marks = (await p.evaluate(() => window.__ticksyncReplay.status?.marks)) ?? [];
+    assert.deepEqual(marks.map((m) => [m.tick, m.kind, m.player]), [[1, "join", 1], [100, "join", 2], [101, "join", 3], [150, "leave", 1]]);
+    const bar = p.locator("#markbar > button");
+    await until("the marks on the bar", async () => (await bar.count()) > 0);
+    // No marker covers another: every box is clear of the next one.
+    const boxes = await bar.evaluateAll((els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { ticks: (e as HTMLElement).dataset.tick ?? "", text: e.textContent ?? "", left: r.left, right: r.right };
+    }));
+    for (let i = 1; i < boxes.length; i++) {
+      assert.ok(boxes[i].left >= boxes[i - 1].right + 2, `markers ${JSON.stringify(boxes[i - 1])} and ${JSON.stringify(boxes[i])} overlap`);
+    }
+    // Every mark is on the bar once: alone, or in a group that says how many it holds.
+    assert.deepEqual(boxes.flatMap((b) => b.ticks.split(" ").map(Number)), [1, 100, 101, 150]);
+    for (const b of boxes) assert.equal(b.text, b.ticks.includes(" ") ? String(b.ticks.split(" ").length) : "");
+    assert.deepEqual(boxes.find((b) => b.ticks.includes("100"))?.text, "2", "ticks 100 and 101 share one marker showing 2");
+    /** at waits until the page holds tick, paused. */
+    const at = (tick: number) => p.waitForFunction((t) => {
+      const h = window.__ticksyncReplay;
+      return h.tick === t && h.status?.tick === t;
+    }, tick, { timeout: 10_000 });
+    for (const tick of [100, 101]) {
+      await p.locator('#markbar > button[data-tick="100 101"]').click();
+      const item = p.locator(`#markmenu button[data-tick="${tick}"]`);
+      await item.waitFor({ timeout: 5000 });
+      assert.equal(await p.locator("#markmenu button").count(), 2, "the group's menu lists both marks");
+      await item.click();
+      await at(tick);
+      assert.ok(await p.locator("#markmenu").isHidden(), "the menu closes after a seek");
+    }
+    for (const tick of [150, 1]) {
+      await p.locator(`#markbar > button[data-tick="${tick}"]`).click();
+      await at(tick);
+    }
+    await p.close();
   });
 });

@@ -14,6 +14,8 @@ import { Hook } from "./hook.js";
 import type { Phase, StatusView } from "./hook.js";
 import { formatSize, formatTime, listReplays } from "./list.js";
 import type { ReplayInfo } from "./list.js";
+import { groupMarks } from "./markbar.js";
+import type { MarkGroup } from "./markbar.js";
 
 const params = new URLSearchParams(location.search);
 const serverBase = new URL(params.get("server") ?? "/", location.href).toString();
@@ -33,6 +35,7 @@ const ui = {
   recName: byId("rec-name"),
   seek: byId<HTMLInputElement>("seek"),
   markbar: byId("markbar"),
+  markmenu: byId<HTMLUListElement>("markmenu"),
   time: byId("time"),
   play: byId<HTMLButtonElement>("play"),
   speed: byId<HTMLSelectElement>("speed"),
@@ -170,6 +173,7 @@ function watch(name: string): void {
   ui.events.replaceChildren();
   ui.result.textContent = "";
   ui.markbar.replaceChildren();
+  closeMarkMenu();
   setPhase("connecting");
   clock = new PlaybackClock();
   const c = connect(new URL("ws", serverBase).toString(), {
@@ -274,44 +278,111 @@ function renderEvents(s: StatusView): void {
   ui.result.textContent = s.result === null ? "The match did not end in this recording." : `${s.result.summary} (tick ${s.result.tick}; winners ${s.result.winners.map((p) => `P${p}`).join(", ") || "none"})`;
 }
 
+type Mark = StatusView["marks"][number];
+
+function markTitle(m: Mark): string {
+  return `P${m.player} ${VERB[m.kind]} at ${formatTime(seconds(m.tick))} (tick ${m.tick})`;
+}
+
+/** markItem is a mark as a list entry (dot, who did what, when); a click seeks to its tick, then runs after. */
+function markItem(m: Mark, after?: () => void): HTMLLIElement {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.dataset.tick = String(m.tick);
+  b.dataset.kind = m.kind;
+  const dot = document.createElement("span");
+  dot.className = `dot mark-${m.kind}`;
+  const text = document.createElement("span");
+  text.textContent = `P${m.player} ${VERB[m.kind]}`;
+  const at = document.createElement("span");
+  at.className = "when";
+  at.textContent = `${formatTime(seconds(m.tick))} · ${m.tick}`;
+  b.append(dot, text, at);
+  b.onclick = () => {
+    seek(m.tick);
+    after?.();
+  };
+  li.append(b);
+  return li;
+}
+
 function renderMarks(s: StatusView): void {
-  ui.marks.replaceChildren();
-  ui.markbar.replaceChildren();
-  const span = Math.max(1, s.lastTick - s.firstTick);
-  for (const m of s.marks) {
-    const label = `P${m.player} ${VERB[m.kind]}`;
-    const when = formatTime(seconds(m.tick));
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.dataset.tick = String(m.tick);
-    b.dataset.kind = m.kind;
-    const dot = document.createElement("span");
-    dot.className = `dot mark-${m.kind}`;
-    const text = document.createElement("span");
-    text.textContent = label;
-    const at = document.createElement("span");
-    at.className = "when";
-    at.textContent = `${when} · ${m.tick}`;
-    b.append(dot, text, at);
-    b.onclick = () => seek(m.tick);
-    li.append(b);
-    ui.marks.append(li);
-    const tickMark = document.createElement("button");
-    tickMark.type = "button";
-    tickMark.className = `mark-${m.kind}`;
-    tickMark.title = `${label} at ${when}`;
-    tickMark.style.left = `${(100 * (m.tick - s.firstTick)) / span}%`;
-    tickMark.onclick = () => seek(m.tick);
-    ui.markbar.append(tickMark);
-  }
+  ui.marks.replaceChildren(...s.marks.map((m) => markItem(m)));
   if (s.marks.length === 0) {
     const li = document.createElement("li");
     li.className = "muted";
     li.textContent = "No joins, leaves or reconnects.";
     ui.marks.append(li);
   }
+  renderMarkbar();
 }
+
+let markbarWidth = 0;
+
+/**
+ * renderMarkbar draws the marks on the seek bar: one marker per mark, or where marks fall
+ * closer than MARK_GAP pixels, one numbered marker for them that opens a menu of them.
+ */
+function renderMarkbar(): void {
+  closeMarkMenu();
+  ui.markbar.replaceChildren();
+  const s = hook.status;
+  markbarWidth = ui.markbar.clientWidth;
+  if (s === null || markbarWidth === 0) return;
+  for (const g of groupMarks(s.marks, s.firstTick, s.lastTick, markbarWidth)) {
+    const b = document.createElement("button");
+    b.type = "button";
+    const kinds = new Set(g.marks.map((m) => m.kind));
+    b.className = `mark-${kinds.size === 1 ? g.marks[0].kind : "mixed"}`;
+    b.style.left = `${g.x}px`;
+    b.dataset.tick = g.marks.map((m) => m.tick).join(" ");
+    b.title = g.marks.map(markTitle).join("\n");
+    if (g.marks.length === 1) {
+      b.setAttribute("aria-label", b.title);
+      b.onclick = () => seek(g.marks[0].tick);
+    } else {
+      b.classList.add("group");
+      b.textContent = String(g.marks.length);
+      b.setAttribute("aria-label", `${g.marks.length} marks: ${g.marks.map(markTitle).join("; ")}`);
+      b.setAttribute("aria-haspopup", "true");
+      b.setAttribute("aria-expanded", "false");
+      b.onclick = () => toggleMarkMenu(b, g);
+    }
+    ui.markbar.append(b);
+  }
+}
+
+let markMenuFor: HTMLButtonElement | null = null;
+
+/** toggleMarkMenu opens (or closes) the menu of a group's marks under its marker. */
+function toggleMarkMenu(b: HTMLButtonElement, g: MarkGroup<Mark>): void {
+  const open = markMenuFor === b;
+  closeMarkMenu();
+  if (open) return;
+  markMenuFor = b;
+  b.setAttribute("aria-expanded", "true");
+  ui.markmenu.replaceChildren(...g.marks.map((m) => markItem(m, closeMarkMenu)));
+  ui.markmenu.hidden = false;
+  ui.markmenu.style.left = `${Math.max(0, Math.min(g.x, ui.markbar.clientWidth - ui.markmenu.offsetWidth))}px`;
+  ui.markmenu.querySelector("button")?.focus();
+}
+
+function closeMarkMenu(): void {
+  markMenuFor?.setAttribute("aria-expanded", "false");
+  markMenuFor = null;
+  ui.markmenu.hidden = true;
+  ui.markmenu.replaceChildren();
+}
+
+// The bar's width decides which marks share a marker.
+new ResizeObserver(() => {
+  if (ui.markbar.clientWidth !== markbarWidth) renderMarkbar();
+}).observe(ui.markbar);
+
+document.addEventListener("click", (e) => {
+  if (markMenuFor !== null && e.target instanceof Node && !ui.markmenu.contains(e.target) && !markMenuFor.contains(e.target)) closeMarkMenu();
+});
 
 function stop(): void {
   const c = client;
@@ -349,7 +420,10 @@ window.addEventListener("keydown", (e) => {
   const c = client;
   const s = hook.status;
   if (c === null || s === null || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-  if (e.key === " ") {
+  if (e.key === "Escape" && markMenuFor !== null) {
+    markMenuFor.focus();
+    closeMarkMenu();
+  } else if (e.key === " ") {
     e.preventDefault();
     c.replay(s.playing ? "pause" : "play");
   } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
