@@ -1,42 +1,51 @@
-// The arena game's rules the page needs (sim/arena/arena.go): world size, input range, and the
+// The arena game's rules the page needs (sim/arena/arena.go): the world's size, read from the
+// welcome's schema (the x and y ranges, which a room's config sets), the input range, and the
 // predict step that moves the own player exactly as the server does, bounces included.
 
-import type { PredictContext } from "../src/index.js";
+import type { FieldInfo, PredictContext, Schema } from "../src/index.js";
+import { InputCol, InputMeta, PlayerCol, PlayerMeta } from "./gen/arena.js";
 
-/** SCALE is arena's fixed-point scale: positions in 1/100 unit, velocities in 1/100 unit/s. */
-export const SCALE = 100;
-/** WORLD is the world's side in wire units: positions are in [0, WORLD]. */
-export const WORLD = 1000 * SCALE;
 /** MAX_SPEED is the input clamp in units per second (±200). */
-export const MAX_SPEED = 200;
-const MAX_INPUT = MAX_SPEED * SCALE;
+export const MAX_SPEED = InputMeta.vx.max / InputMeta.vx.scale;
 
-/** move advances one coordinate by trunc(v/hz) and mirrors it off the borders (Go's move). */
-export function move(p: number, v: number, hz: number): [number, number] {
+/** DEFAULT_WORLD is the world's side in units in a room with the default config (drawn before a welcome). */
+export const DEFAULT_WORLD = PlayerMeta.fields.x.max / PlayerMeta.fields.x.scale;
+
+/**
+ * worldOf returns the world's side in units from a compiled arena schema: the player's x
+ * range (a room's "world" config sets it). A schema without one (not arena's) gives the default.
+ */
+export function worldOf(s: Schema | null): number {
+  const x = s?.classes[PlayerMeta.index]?.fields[PlayerMeta.fields.x.index];
+  return x !== undefined && x.hasRange && x.max > 0 ? x.max / x.scale : DEFAULT_WORLD;
+}
+
+/** move advances one coordinate by trunc(v/hz) and mirrors it off the borders 0 and max (Go's move). */
+export function move(p: number, v: number, hz: number, max: number): [number, number] {
   p = (p + Math.trunc(v / hz)) | 0;
   if (p < 0) return [-p | 0, -v | 0];
-  if (p > WORLD) return [(2 * WORLD - p) | 0, -v | 0];
+  if (p > max) return [(2 * max - p) | 0, -v | 0];
   return [p, v];
 }
 
-function clamp(v: number): number {
-  return Math.min(Math.max(v | 0, -MAX_INPUT), MAX_INPUT);
+function clamp(v: number, f: FieldInfo): number {
+  return f.hasRange ? Math.min(Math.max(v | 0, f.min), f.max) : v | 0;
 }
 
 /**
  * predictArena is the client's copy of one arena tick for the own player: the input sets the
- * velocity (clamped), then x and y move. row holds the class's int columns; input is (vx, vy).
+ * velocity (clamped to the input's range), then x and y move, bouncing off the world's borders
+ * (x's and y's ranges in ctx.cls). row holds the player class's int columns; input is (vx, vy).
+ * A schema without those ranges or that input is not arena's: nothing is predicted.
  */
 export function predictArena(row: Int32Array, input: Int32Array, ctx: PredictContext): void {
-  const f = ctx.cls.byName;
-  const x = f.get("x")?.col;
-  const y = f.get("y")?.col;
-  const vx = f.get("vx")?.col;
-  const vy = f.get("vy")?.col;
-  if (x === undefined || y === undefined || vx === undefined || vy === undefined) return;
-  const inp = ctx.schema.input;
-  row[vx] = clamp(input[inp.find((i) => i.name === "vx")?.col ?? 0]);
-  row[vy] = clamp(input[inp.find((i) => i.name === "vy")?.col ?? 1]);
-  [row[x], row[vx]] = move(row[x], row[vx], ctx.tickRate);
-  [row[y], row[vy]] = move(row[y], row[vy], ctx.tickRate);
+  const x = ctx.cls.intFields[PlayerCol.x];
+  const y = ctx.cls.intFields[PlayerCol.y];
+  const ivx = ctx.schema.input[InputCol.vx];
+  const ivy = ctx.schema.input[InputCol.vy];
+  if (x === undefined || y === undefined || !x.hasRange || !y.hasRange || ivx === undefined || ivy === undefined) return;
+  row[PlayerCol.vx] = clamp(input[InputCol.vx], ivx);
+  row[PlayerCol.vy] = clamp(input[InputCol.vy], ivy);
+  [row[PlayerCol.x], row[PlayerCol.vx]] = move(row[PlayerCol.x], row[PlayerCol.vx], ctx.tickRate, x.max);
+  [row[PlayerCol.y], row[PlayerCol.vy]] = move(row[PlayerCol.y], row[PlayerCol.vy], ctx.tickRate, y.max);
 }

@@ -2,6 +2,7 @@
 // tests compare values with the server's instead of pixels.
 
 import type { Client, ClientStats, Mirror } from "../src/index.js";
+import { PlayerMeta } from "./gen/arena.js";
 import type { LabelBox, View } from "./view.js";
 
 /** EntityRow is one entity's int fields as on the wire (fixed-point integers), by name. */
@@ -56,6 +57,11 @@ export interface TestHook {
   stats(): ClientStats | null;
   /** labels is the last drawn frame's player labels and the canvas size, in canvas pixels. */
   labels(): { width: number; height: number; boxes: LabelBox[] };
+  /**
+   * world is the last drawn frame's world: its side in units (from the welcome's schema, which
+   * a room's "world" config sets) and where it is drawn (ox, oy, side: canvas pixels).
+   */
+  world(): { units: number; ox: number; oy: number; side: number } | undefined;
 }
 
 declare global {
@@ -111,11 +117,8 @@ export class Hook implements TestHook {
     if (s !== undefined && s.firstTick === 0) s.firstTick = m.tick;
     this.ownEntityId = c.ownEntityId;
     const rows: EntityRow[] = [];
-    const player = m.schema.classByName.get("player");
-    if (player !== undefined) {
-      for (let id = 1; id < m.len; id++) {
-        if (m.cls[id] === player.index) rows.push(rowOf(m, id) as EntityRow);
-      }
+    for (let id = 1; id < m.len; id++) {
+      if (m.cls[id] === PlayerMeta.index) rows.push(rowOf(m, id) as EntityRow);
     }
     this.ring.push({ tick: m.tick, rows });
     if (this.ring.length > HISTORY) this.ring.shift();
@@ -154,5 +157,9 @@ export class Hook implements TestHook {
 
   labels(): { width: number; height: number; boxes: LabelBox[] } {
     return this.view?.labels ?? { width: 0, height: 0, boxes: [] };
+  }
+
+  world(): { units: number; ox: number; oy: number; side: number } | undefined {
+    return this.view?.world;
   }
 }

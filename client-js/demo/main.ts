@@ -3,8 +3,9 @@
 // mode), spectate=1 (watch only), decoder (hand | protobuf-es).
 
 import { connect } from "../src/index.js";
-import type { Client, CloseInfo, DecoderKind, WebSocketCtor } from "../src/index.js";
+import type { Client, CloseInfo, DecoderKind, WebSocketCtor, WelcomeInfo } from "../src/index.js";
 import { predictArena } from "./arena.js";
+import { PlayerMeta, checkSchema } from "./gen/arena.js";
 import { Hook } from "./hook.js";
 import type { Status } from "./hook.js";
 import { Steering } from "./input.js";
@@ -125,16 +126,25 @@ function join(room: string): void {
   const q = new URLSearchParams(location.search);
   q.set("room", room);
   window.history.replaceState(null, "", `?${q.toString()}`);
-  const welcomed = (w: { playerId: number; resumed: boolean }) => {
-    if (client !== c) return;
+  /** welcomed takes a welcome; false when the room is not for this page. */
+  const welcomed = (w: WelcomeInfo): boolean => {
+    if (client !== c) return false;
+    try {
+      checkSchema(w.schema); // the page's types (gen/arena.ts) against the server's arena
+    } catch (e) {
+      leaveRoom();
+      setStatus("closed");
+      showBanner(`Cannot show room ${room}: ${e instanceof Error ? e.message : String(e)}`, "error", { label: "Back to rooms", run: () => showPicker() });
+      return false;
+    }
     hook.welcomed(w.playerId, w.resumed);
     setStatus("joined");
     hideBanner();
+    return true;
   };
   c.on("welcome", welcomed);
   c.on("reconnected", (w) => {
-    welcomed(w);
-    if (!w.resumed) showBanner("Reconnected with a new seat: the old one had expired.", "info");
+    if (welcomed(w) && !w.resumed) showBanner("Reconnected with a new seat: the old one had expired.", "info");
   });
   c.on("frame", () => {
     if (client === c) hook.record();
@@ -264,8 +274,7 @@ setInterval(() => {
   const st = c?.stats();
   const m = c?.mirror ?? null;
   let players = 0;
-  const pc = m?.schema.classByName.get("player");
-  if (m !== null && pc !== undefined) for (let id = 1; id < m.len; id++) if (m.cls[id] === pc.index) players++;
+  if (m !== null) for (let id = 1; id < m.len; id++) if (m.cls[id] === PlayerMeta.index) players++;
   ui.stat.tick.textContent = st !== undefined && st.lastTick > 0 ? String(st.lastTick) : "–";
   ui.stat.rtt.textContent = st !== undefined && !Number.isNaN(st.rttSmoothedMs) ? `${st.rttSmoothedMs.toFixed(1)} ms` : "–";
   ui.stat.bytes.textContent = st !== undefined ? formatRate(st.bytesInPerSec) : "–";

@@ -2,10 +2,10 @@
 // player (predicted, smoothed between ticks), plus the virtual stick while it is held.
 
 import type { Client } from "../src/index.js";
-import { SCALE, WORLD } from "./arena.js";
+import { worldOf } from "./arena.js";
+import { asPlayer, npcEntities, playerEntities } from "./gen/arena.js";
 import type { Stick } from "./input.js";
 
-const UNITS = WORLD / SCALE; // world side in units
 const COLORS = {
   bg: "#0b0f14",
   world: "#0f1620",
@@ -83,6 +83,8 @@ export class View {
   private w = 0;
   private h = 0;
   private dpr = 1;
+  /** world is the last frame's world: its side in units (the welcome's schema says it) and where it is drawn, in canvas pixels. */
+  world = { units: worldOf(null), ox: 0, oy: 0, side: 0 };
   /** labels are the last frame's player labels (canvas pixels; the canvas is width × height). */
   labels: { width: number; height: number; boxes: LabelBox[] } = { width: 0, height: 0, boxes: [] };
 
@@ -129,13 +131,15 @@ export class View {
     const side = Math.min(w, h) - 2 * pad;
     const ox = (w - side) / 2;
     const oy = (h - side) / 2;
-    const k = side / UNITS; // px per unit
+    const units = worldOf(client?.schema ?? null); // the world's side in units
+    this.world = { units, ox, oy, side };
+    const k = side / units; // px per unit
     g.fillStyle = COLORS.world;
     g.fillRect(ox, oy, side, side);
     g.strokeStyle = COLORS.grid;
     g.lineWidth = 1;
     g.beginPath();
-    for (let u = 100; u < UNITS; u += 100) {
+    for (let u = 100; u < units; u += 100) {
       g.moveTo(ox + u * k, oy);
       g.lineTo(ox + u * k, oy + side);
       g.moveTo(ox, oy + u * k);
@@ -149,19 +153,17 @@ export class View {
     if (client !== null && client.interpolator !== null) {
       client.sample(now);
       const ownId = client.ownEntityId;
-      const ids = client.interpolator.ids();
+      const npcs = npcEntities(client.interpolator);
       // NPCs first, batched by colour, then players on top.
       const rn = Math.max(1.5 * dpr, 4 * k);
       for (let bucket = 0; bucket < 3; bucket++) {
         g.fillStyle = COLORS.npc[bucket];
         g.beginPath();
-        for (const id of ids) {
-          const e = client.interpolator.entity(id);
-          if (e === undefined || e.className !== "npc") continue;
-          const hp = Number(e.hp);
+        for (const e of npcs) {
+          const hp = e.hp;
           if ((hp > 66 ? 2 : hp > 33 ? 1 : 0) !== bucket) continue;
-          const x = ox + Number(e.x) * k;
-          const y = oy + Number(e.y) * k;
+          const x = ox + e.x * k;
+          const y = oy + e.y * k;
           g.moveTo(x + rn, y);
           g.arc(x, y, rn, 0, Math.PI * 2);
         }
@@ -171,23 +173,21 @@ export class View {
       g.font = `${11 * dpr}px ui-sans-serif, system-ui, sans-serif`;
       g.textAlign = "center";
       g.textBaseline = "middle";
-      for (const id of ids) {
-        if (id === ownId) continue;
-        const e = client.interpolator.entity(id);
-        if (e === undefined || e.className !== "player") continue;
-        const x = ox + Number(e.x) * k;
-        const y = oy + Number(e.y) * k;
-        const p = Number(e.player);
+      for (const e of playerEntities(client.interpolator)) {
+        if (e.id === ownId) continue;
+        const x = ox + e.x * k;
+        const y = oy + e.y * k;
+        const p = e.player;
         g.fillStyle = playerColor(p);
         g.beginPath();
         g.arc(x, y, rp, 0, Math.PI * 2);
         g.fill();
         this.label(`P${p}`, x, y, rp, 4 * dpr, COLORS.label);
       }
-      const me = client.predictedEntity();
+      const me = asPlayer(client.predictedEntity());
       if (me !== undefined) {
         const stepMs = 1000 / (client.welcome?.tickRate || 20);
-        const [ux, uy] = this.own.at(Number(me.x), Number(me.y), now, stepMs);
+        const [ux, uy] = this.own.at(me.x, me.y, now, stepMs);
         const x = ox + ux * k;
         const y = oy + uy * k;
         g.fillStyle = "rgba(255, 204, 77, 0.18)";

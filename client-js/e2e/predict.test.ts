@@ -8,12 +8,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { predictArena, move } from "../demo/arena.js";
+import { PlayerMeta } from "../demo/gen/arena.js";
 import { create } from "@bufbuild/protobuf";
 import { FieldType, InputSchemaSchema } from "../src/gen/ticksync/v1/schema_pb.js";
 import { compileSchema } from "../src/index.js";
 import type { PredictContext } from "../src/index.js";
 import { arenaProto } from "../test/helpers.js";
 import { repoRoot } from "./harness.js";
+
+/** WORLD is the scripts' world side in 1/100 units: arena's default config (the generated x range). */
+const WORLD = PlayerMeta.fields.x.max;
 
 interface Player {
   row: Int32Array; // x, y, vx, vy, hp, player (arena's int columns)
@@ -28,7 +32,10 @@ function run(name: string): number {
     if (ctx === null || ctx.tickRate !== hz) {
       // arena's input schema: vx, vy (fixed, scale 100, ±200 units/s)
       const axis = (name: string) => ({ name, type: FieldType.FIXED, scale: 100, hasRange: true, min: -20000, max: 20000 });
-      const schema = compileSchema(arenaProto(hz), create(InputSchemaSchema, { fields: [axis("vx"), axis("vy")] }));
+      // and its x and y ranges: the world predictArena bounces off.
+      const state = arenaProto(hz);
+      for (const c of state.classes) for (const f of c.fields.slice(0, 2)) Object.assign(f, { hasRange: true, min: 0, max: WORLD });
+      const schema = compileSchema(state, create(InputSchemaSchema, { fields: [axis("vx"), axis("vy")] }));
       const cls = schema.classByName.get("player");
       assert.ok(cls !== undefined);
       ctx = { cls, schema, tickRate: hz };
@@ -68,8 +75,8 @@ function run(name: string): number {
             p.moves.length = 0;
             if (last !== undefined) predictArena(p.row, Int32Array.from(last), context());
             else {
-              [p.row[0], p.row[2]] = move(p.row[0], p.row[2], hz);
-              [p.row[1], p.row[3]] = move(p.row[1], p.row[3], hz);
+              [p.row[0], p.row[2]] = move(p.row[0], p.row[2], hz, WORLD);
+              [p.row[1], p.row[3]] = move(p.row[1], p.row[3], hz, WORLD);
             }
           }
         }
@@ -111,5 +118,5 @@ test("predictArena bounces off every border like arena's move", () => {
     [50, -19, 50, -19], // trunc(-19/20) = 0
     [50, -21, 49, -21], // trunc(-21/20) = -1
   ];
-  for (const [p, v, wp, wv] of cases) assert.deepEqual(move(p, v, hz), [wp, wv], `move(${p}, ${v})`);
+  for (const [p, v, wp, wv] of cases) assert.deepEqual(move(p, v, hz, WORLD), [wp, wv], `move(${p}, ${v})`);
 });

@@ -37,11 +37,12 @@ type Options struct {
 }
 
 // imported are the names the file imports from the client.
-var imported = []string{"SchemaError", "Entity", "FieldInfo", "InterpolatedEntity", "Schema"}
+// The file imports types only, so it adds no runtime dependency on how the client is bundled.
+var imported = []string{"Entity", "FieldInfo", "InterpolatedEntity", "Schema"}
 
 // fixedNames are the file's own top-level names and the globals it uses: no class may take them.
 var fixedNames = []string{
-	"GAME", "EntitySource", "Input", "InputMeta", "InputCol", "schemaDifference", "checkSchema",
+	"GAME", "SchemaMismatch", "EntitySource", "Input", "InputMeta", "InputCol", "schemaDifference", "checkSchema",
 	"FieldShape", "ClassShape", "COMPARED", "CLASSES", "fieldsDifference", "quote",
 	"Uint8Array", "Error", "Object", "Array", "String", "Number", "Boolean", "JSON", "Readonly", "Record", "Partial",
 }
@@ -250,7 +251,6 @@ func (g *gen) file(classes []class, input []field) {
 	g.p("// null. Ranges and prediction ratios may follow a room's config and tick rate: read them from")
 	g.p("// the welcome's schema. checkSchema compares the rest with the server's.")
 	g.p("")
-	g.p("import { SchemaError } from %s;", imp)
 	g.p("import type { Entity, FieldInfo, InterpolatedEntity, Schema } from %s;", imp)
 	g.p("")
 	g.p("/** GAME is the game these types were generated from. */")
@@ -476,11 +476,16 @@ func (g *gen) check(classes []class) {
 	g.p("  return fieldsDifference(\"input\", InputMeta, s.input);")
 	g.p("}")
 	g.p("")
-	g.p("/** checkSchema throws a SchemaError naming the first difference schemaDifference finds. */")
+	g.p("/** SchemaMismatch is what checkSchema throws: the server runs another version of the game. */")
+	g.p("export class SchemaMismatch extends Error {")
+	g.p("  override name = \"SchemaMismatch\";")
+	g.p("}")
+	g.p("")
+	g.p("/** checkSchema throws a SchemaMismatch naming the first difference schemaDifference finds. */")
 	g.p("export function checkSchema(s: Schema): void {")
 	g.p("  const d = schemaDifference(s);")
 	g.p("  if (d !== undefined) {")
-	g.p("    throw new SchemaError(`the server's ${GAME} schema is not the one this page was built for (${d}): another version of the game? Regenerate with %s`);", templateText(g.o.Command))
+	g.p("    throw new SchemaMismatch(`the server's ${GAME} schema is not the one this page was built for (${d}): another version of the game? Regenerate with %s`);", templateText(g.o.Command))
 	g.p("  }")
 	g.p("}")
 }

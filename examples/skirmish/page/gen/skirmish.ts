@@ -5,7 +5,6 @@
 // null. Ranges and prediction ratios may follow a room's config and tick rate: read them from
 // the welcome's schema. checkSchema compares the rest with the server's.
 
-import { SchemaError } from "@ticksync/client";
 import type { Entity, FieldInfo, InterpolatedEntity, Schema } from "@ticksync/client";
 
 /** GAME is the game these types were generated from. */
@@ -333,10 +332,15 @@ export function schemaDifference(s: Schema): string | undefined {
   return fieldsDifference("input", InputMeta, s.input);
 }
 
-/** checkSchema throws a SchemaError naming the first difference schemaDifference finds. */
+/** SchemaMismatch is what checkSchema throws: the server runs another version of the game. */
+export class SchemaMismatch extends Error {
+  override name = "SchemaMismatch";
+}
+
+/** checkSchema throws a SchemaMismatch naming the first difference schemaDifference finds. */
 export function checkSchema(s: Schema): void {
   const d = schemaDifference(s);
   if (d !== undefined) {
-    throw new SchemaError(`the server's ${GAME} schema is not the one this page was built for (${d}): another version of the game? Regenerate with skirmish gen ts -game skirmish`);
+    throw new SchemaMismatch(`the server's ${GAME} schema is not the one this page was built for (${d}): another version of the game? Regenerate with skirmish gen ts -game skirmish`);
   }
 }
