@@ -4,11 +4,16 @@ import "github.com/ticksync/ticksync/sim"
 
 // Recorder receives every tick of a room, in order, on the room's goroutine. Tick must not
 // block for long: a recorder queues and writes elsewhere. An error stops recording (the match
-// goes on; with RequireRecording the room ends with 1011).
+// goes on; with RequireRecording the room ends with 1011). Close's reason is the room's close
+// error as text ("room closed", "shutdown", "match over", …), or ReasonEmpty.
 type Recorder interface {
 	Tick(t *TickData) error
 	Close(reason string) error
 }
+
+// ReasonEmpty is the reason a room gives Recorder.Close when it is disposed because nobody has
+// been in it for RoomGrace.
+const ReasonEmpty = "room empty"
 
 // TickData is one tick as a recorder sees it. Its slices are the room's: none may be kept past
 // the call. State is the ring's immutable copy of the tick and stays valid until the ring wraps
@@ -21,6 +26,11 @@ type TickData struct {
 	State      *sim.State  // the world after the tick
 	Events     []sim.Event // the game events Step emitted
 	Result     *sim.Result // set at the tick the game ended the match
+	// Empty says nobody is in the room after the tick: no connection, player or spectator,
+	// and no seat held for a reconnect. A room's trailing run of empty ticks, after the one at
+	// which the last one left, is idle: the file recorder trims it from the recording
+	// (docs/operations.md, "Recordings on disk").
+	Empty bool
 	// Past returns the past states the game's next Step may read (a Historian game's history,
 	// oldest first; nil for other games). Valid only during Tick: a keyframe saves them.
 	Past func() []*sim.State

@@ -66,9 +66,16 @@ type FileRecorderOptions struct {
 	// Now is the wall clock of file names and the header's start time (default time.Now).
 	Now func() time.Time
 
-	// create opens a new file for writing (default: os.OpenFile with O_EXCL). Tests inject a
-	// writer that blocks or fails.
+	// create opens a new file for writing (default: openRecordFile). Tests inject a writer
+	// that blocks or fails.
 	create func(path string) (recordFile, error)
+}
+
+// openRecordFile creates a recording file: exclusively (never over another file), and in
+// append mode, so that after the empty tail is trimmed (Truncate) the end record lands right
+// after the ticks kept.
+func openRecordFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 }
 
 // recordFile is what a recorder writes to: an *os.File in production.
@@ -103,9 +110,7 @@ func NewFileRecorder(o FileRecorderOptions) (func(RoomInfo) (Recorder, error), e
 		o.Now = time.Now
 	}
 	if o.create == nil {
-		o.create = func(path string) (recordFile, error) {
-			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		}
+		o.create = func(path string) (recordFile, error) { return openRecordFile(path) }
 	}
 	fr := &fileRecorders{o: o, active: map[string]struct{}{}}
 	return fr.start, nil
@@ -302,6 +307,7 @@ type recEntry struct {
 	events     []sim.Event      // immutable: the engine's copies
 	result     *sim.Result      // immutable
 	past       []*pb.WorldState // a keyframe tick's history (Historian games)
+	empty      bool             // nobody in the room after the tick (TickData.Empty)
 }
 
 // fileRecorder records one room (docs/operations.md, "Recordings"). The room goroutine calls Tick and Close;
@@ -337,6 +343,9 @@ type fileRecorder struct {
 	f     recordFile
 	w     *replay.Writer
 	ioErr error // a write, sync or truncate failed: the file ends at the last whole record
+	// emptyAt is the end of the tick at which the room last became empty, while it has stayed
+	// empty since (zero otherwise): where a clean close trims the file to.
+	emptyAt replay.Mark
 }
 
 // Path returns the recording's file path.
@@ -374,7 +383,7 @@ func (r *fileRecorder) Tick(t *TickData) error {
 			off += n
 		}
 	}
-	e.events, e.result, e.past = t.Events, t.Result, nil
+	e.events, e.result, e.past, e.empty = t.Events, t.Result, nil, t.Empty
 	if tick%r.k == 0 && t.Past != nil {
 		// The world's history is overwritten as it steps: save it now, on the room's
 		// goroutine (a keyframe every few seconds, for games that keep one).
@@ -386,8 +395,8 @@ func (r *fileRecorder) Tick(t *TickData) error {
 	return nil
 }
 
-// Close finishes the recording: the queued ticks, the end record with reason, the index, an
-// fsync. It waits for the writer at most CloseWait; after a failure it does not wait at all
+// Close finishes the recording: the queued ticks, the empty tail cut (trimEmptyTail), the end
+// record with reason, the index, an fsync. It waits for the writer at most CloseWait; after a failure it does not wait at all
 // (the writer may be stuck on the disk) and returns the failure.
 func (r *fileRecorder) Close(reason string) error {
 	if r.closed {
@@ -507,6 +516,12 @@ func (r *fileRecorder) write(e *recEntry) {
 		r.fail(e.tick, fmt.Errorf("server: recording %s: tick %d: %w", r.name, e.tick, err))
 		return
 	}
+	switch {
+	case !e.empty || e.result != nil: // a match's end is never trimmed
+		r.emptyAt = replay.Mark{}
+	case r.emptyAt == replay.Mark{}:
+		r.emptyAt = r.w.Mark() // after the tick and its keyframe
+	}
 	r.written.Store(e.tick)
 	select {
 	case r.notify <- struct{}{}:
@@ -522,6 +537,9 @@ func (r *fileRecorder) finish() error {
 		reason = "failed: " + err.Error()
 	} else {
 		reason = r.reason // the loop ended on closing: Close set it before
+	}
+	if r.ioErr == nil && r.failure() == nil {
+		r.trimEmptyTail()
 	}
 	if r.ioErr == nil {
 		if err := r.w.Close(reason, r.fr.o.Now().UnixMilli()); err != nil {
@@ -554,6 +572,24 @@ func (r *fileRecorder) finish() error {
 		err = f
 	}
 	return err
+}
+
+// trimEmptyTail cuts the file back to the end of the tick at which the room became empty for
+// good: the ticks after it are the room grace (or part of it, when the room was closed or the
+// server shut down meanwhile), with nobody there. Nothing is cut when someone was in the room
+// at its last tick, and only the last empty stretch is: ticks before someone came back stay. A
+// truncate that fails leaves the file whole: the recording then keeps its tail.
+func (r *fileRecorder) trimEmptyTail() {
+	m, last, size := r.emptyAt, r.w.LastTick(), r.w.Offset()
+	if m == (replay.Mark{}) || m.Tick() == last {
+		return
+	}
+	if err := r.w.Rewind(m, r.f.Truncate); err != nil {
+		r.log.Warn("recording: trim the empty room's tail", "tick", m.Tick(), "err", err)
+		return
+	}
+	r.log.Info("recording trimmed to the tick the room became empty", "tick", m.Tick(),
+		"ticks_trimmed", last-m.Tick(), "bytes_trimmed", size-m.Offset())
 }
 
 // waitWritten has the writer drain the queue now and waits until tick is written or the

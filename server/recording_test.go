@@ -95,6 +95,12 @@ type driverConn struct {
 
 func newMatchDriver(t testing.TB, seed uint32, cfg Config) *matchDriver {
 	t.Helper()
+	return newGameDriver(t, seed, cfg, "arena")
+}
+
+// newGameDriver is newMatchDriver with room "match" running game (from cfg.Games, arena's config).
+func newGameDriver(t testing.TB, seed uint32, cfg Config, game string) *matchDriver {
+	t.Helper()
 	d := &matchDriver{t: t, rng: sim.NewRand(seed), now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
 	cfg.ManualTicks = true
 	cfg.Now = d.clock
@@ -113,7 +119,7 @@ func newMatchDriver(t testing.TB, seed uint32, cfg Config) *matchDriver {
 	s, err := New(withArena(cfg))
 	require.NoError(t, err)
 	d.s = s
-	r, err := s.CreateRoom("match", "arena", []byte(`{"npcs":20}`))
+	r, err := s.CreateRoom("match", game, []byte(`{"npcs":20}`))
 	require.NoError(t, err)
 	d.r = r
 	return d
@@ -351,7 +357,7 @@ func (b *blockingFile) unblock() {
 func injectFile(o *FileRecorderOptions, setup func(*blockingFile)) chan *blockingFile {
 	files := make(chan *blockingFile, 8)
 	o.create = func(path string) (recordFile, error) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := openRecordFile(path)
 		if err != nil {
 			return nil, err
 		}

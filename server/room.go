@@ -539,7 +539,7 @@ func (r *Room) record(rd *engine.Ready) {
 		return
 	}
 	r.tickData = TickData{Tick: rd.Tick, Inputs: rd.Inputs, Reconnects: rd.Resumes, State: rd.State,
-		Events: rd.Events, Result: rd.Result, Past: r.pastFn}
+		Events: rd.Events, Result: rd.Result, Past: r.pastFn, Empty: r.eng.Empty()}
 	err := r.recorder.Tick(&r.tickData)
 	r.tickData = TickData{}
 	if err != nil {
@@ -647,7 +647,7 @@ func (r *Room) finish(err error) {
 	r.stopped = true
 	r.stop(cmpErr(err, errRoomClosed))
 	if r.recorder != nil {
-		reason := "closed"
+		reason := ReasonEmpty // err nil: disposed after RoomGrace with nobody in it
 		if err != nil {
 			reason = err.Error()
 		}

@@ -69,6 +69,49 @@ func (w *Writer) Offset() int64 { return w.off }
 // LastTick returns the last tick written (0 before the first).
 func (w *Writer) LastTick() uint32 { return w.lastTick }
 
+// Mark is a point in a recording being written, between two records: what Writer.Rewind
+// returns to. The zero Mark is no point (Rewind refuses it).
+type Mark struct {
+	off       int64
+	tick      uint32
+	lastKF    int64
+	keyframes int
+}
+
+// Offset is where the records after the mark begin: the size the file is cut to on a rewind.
+func (m Mark) Offset() int64 { return m.off }
+
+// Tick is the last tick written at the mark.
+func (m Mark) Tick() uint32 { return m.tick }
+
+// Mark returns the current point: after the last tick written and its keyframe, if any. It
+// does not allocate.
+func (w *Writer) Mark() Mark {
+	return Mark{off: w.off, tick: w.lastTick, lastKF: w.lastKF, keyframes: len(w.keyframes)}
+}
+
+// Rewind forgets every record written after m (ticks and keyframes alike), so that the next
+// record, and Close's end record and index, follow m's tick as if nothing had come after it: the
+// file becomes a normal recording of the ticks up to m.Tick(). cut must shorten the underlying
+// file to off (m.Offset()) and make the next write land there (for a file opened with O_APPEND,
+// a Truncate does both); Rewind calls it once it has checked m, which must come from this Writer
+// and not lie past its last tick. When cut fails Rewind returns its error and the Writer goes on
+// as if Rewind had not been called (cut must then have left the file as it was). After a write
+// error or Close it returns that error or ErrClosed without calling cut.
+func (w *Writer) Rewind(m Mark, cut func(off int64) error) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if m.off == 0 || m.off > w.off || m.tick > w.lastTick || m.keyframes > len(w.keyframes) {
+		return fmt.Errorf("replay: rewind to tick %d at offset %d: not a point of this recording (tick %d at offset %d)", m.tick, m.off, w.lastTick, w.off)
+	}
+	if err := cut(m.off); err != nil {
+		return fmt.Errorf("replay: rewind to tick %d: %w", m.tick, err)
+	}
+	w.off, w.lastTick, w.lastKF, w.keyframes = m.off, m.tick, m.lastKF, w.keyframes[:m.keyframes]
+	return nil
+}
+
 // WriteTick appends tick's record: the inputs Step received in delivery order (values already
 // clamped), the world hash after the tick, and the players that resumed their seat at it.
 // Ticks are consecutive from 1. It does not keep inputs or reconnects and does not allocate in
@@ -137,9 +180,9 @@ func (w *Writer) WriteKeyframeHistory(tick uint32, ws *pb.WorldState, past []*pb
 	return nil
 }
 
-// Close appends the end record (reason: "room closed", "shutdown", "failed: …"; endUnixMs is
-// informational wall-clock time), the index and the trailer. It does not close or sync the
-// underlying writer. After a write error it writes nothing and returns that error.
+// Close appends the end record (reason: "room closed", "room empty", "shutdown", "failed: …";
+// endUnixMs is informational wall-clock time), the index and the trailer. It does not close or
+// sync the underlying writer. After a write error it writes nothing and returns that error.
 func (w *Writer) Close(reason string, endUnixMs int64) error {
 	if err := w.usable(); err != nil {
 		return err
