@@ -263,12 +263,15 @@ describe("demo page", { timeout: 90_000 }, () => {
       }, SPEED / 20, { timeout: 20_000 });
       await page1.keyboard.up("KeyW");
       // A frame drawn with the player at rest near the border (no smoothing in flight).
-      await page1.waitForFunction((step) => {
-        const r = window.__ticksync.predicted();
-        const id = window.__ticksync.ownEntityId;
-        const m = window.__ticksync.entity(id);
-        return r !== undefined && r.vy === 0 && Number(r.y) <= step && m !== undefined && m.y === r.y;
-      }, SPEED / 20, { timeout: 10_000 });
+      let last: unknown;
+      await until("page 1 at rest at the top border, predicted where the server has it", async () => {
+        const s = await page1.evaluate(() => ({ predicted: window.__ticksync.predicted(), server: window.__ticksync.entity(window.__ticksync.ownEntityId) }));
+        last = s;
+        const r = s.predicted;
+        return r !== undefined && r.vy === 0 && Number(r.y) <= SPEED / 20 && s.server?.y === r.y;
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}; last seen ${JSON.stringify(last)}`);
+      });
       const drawn = await until("a drawn frame with the own label", () =>
         page1.evaluate(() => {
           const l = window.__ticksync.labels();
