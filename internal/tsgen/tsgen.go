@@ -384,13 +384,16 @@ func (g *gen) class(c class) {
 
 func (g *gen) input(fields []field) {
 	g.p("")
-	g.p("/** Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input> keeps the fields left out. */")
-	g.p("export interface Input {")
+	g.p("/**")
+	g.p(" * Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input>")
+	g.p(" * keeps the fields left out. A type, not an interface: it is a Record<string, number | boolean>.")
+	g.p(" */")
+	g.p("export type Input = {")
 	for _, f := range fields {
 		g.p("  /** %s */", describe(f))
 		g.p("  %s: %s;", f.key, tsType(f.kind))
 	}
-	g.p("}")
+	g.p("};")
 	g.p("")
 	g.p("/** InputMeta is the input as generated: per field its index, kind, column, scale and range (the generating config's). */")
 	g.p("export const InputMeta = {")

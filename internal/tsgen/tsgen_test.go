@@ -150,11 +150,11 @@ func TestGeneratedTypechecks(t *testing.T) {
 	out, err := Generate(oddSchema(t), Options{Game: "odd", Command: "odd gen ts -game odd", Import: filepath.Join(root, "client-js", "src", "index.js")})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "odd.ts"), out, 0o644))
-	page := `import type { Mirror, Schema } from ` + jsString(filepath.Join(root, "client-js", "src", "index.js")) + `;
+	page := `import type { Client, Mirror, Schema } from ` + jsString(filepath.Join(root, "client-js", "src", "index.js")) + `;
 import { RedTeamCol, RedTeamMeta, checkSchema, redTeamEntities } from "./odd.js";
 import type { Input } from "./odd.js";
 
-export function use(m: Mirror, s: Schema): number {
+export function use(m: Mirror, s: Schema, c: Client): number {
   checkSchema(s);
   let n = 0;
   for (const e of redTeamEntities(m)) {
@@ -165,6 +165,9 @@ export function use(m: Mirror, s: Schema): number {
     n += hp + e.x + (name?.length ?? 0) + (alive ? 1 : 0) + cls.length;
   }
   const input: Partial<Input> = { move_x: 3, fire: true };
+  const full: Input = { move_x: 3, fire: false };
+  c.sendInput(input);
+  c.sendInput(full);
   const col: 1 = RedTeamCol.x;
   const kind: "fixed" = RedTeamMeta.fields.x.kind;
   return n + col + kind.length + Object.keys(input).length;

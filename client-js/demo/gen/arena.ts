@@ -134,13 +134,16 @@ export function playerEntities(src: EntitySource): Player[] {
   return out;
 }
 
-/** Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input> keeps the fields left out. */
-export interface Input {
+/**
+ * Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input>
+ * keeps the fields left out. A type, not an interface: it is a Record<string, number | boolean>.
+ */
+export type Input = {
   /** fixed (scale 100), range [-200, 200] */
   vx: number;
   /** fixed (scale 100), range [-200, 200] */
   vy: number;
-}
+};
 
 /** InputMeta is the input as generated: per field its index, kind, column, scale and range (the generating config's). */
 export const InputMeta = {

@@ -3,6 +3,8 @@
 // move for one tick) and reading the match and player entities.
 
 import type { Client, FieldInfo, PredictContext, Schema } from "@ticksync/client";
+import { InputMeta, PlayerMeta, asPlayer, checkSchema, matchEntities, playerEntities, shotEntities } from "./gen/skirmish.js";
+import type { Input, Player } from "./gen/skirmish.js";
 
 /** RADIUS is a player's hit circle in units (skirmish.Radius, 60/100). */
 export const RADIUS = 0.6;
@@ -47,21 +49,22 @@ function input(s: Schema, name: string): FieldInfo {
   );
 }
 
-/** rulesOf reads the Rules from a compiled schema; it throws when the server runs another game. */
+/**
+ * rulesOf checks a compiled schema against the page's (gen/skirmish.ts: a SchemaMismatch naming
+ * the first difference when the server runs another game, or another version of skirmish) and
+ * reads the Rules from its ranges.
+ */
 export function rulesOf(s: Schema): Rules {
-  const p = need(s.classByName.get("player"), "class player");
-  const x = need(p.byName.get("x"), "player.x");
-  const y = need(p.byName.get("y"), "player.y");
-  const reload = need(p.byName.get("reload"), "player.reload");
-  const hp = need(p.byName.get("hp"), "player.hp");
-  need(s.classByName.get("match"), "class match");
+  checkSchema(s);
+  const p = s.classes[PlayerMeta.index].fields;
+  const f = PlayerMeta.fields;
   return {
-    width: x.max / x.scale,
-    height: y.max / y.scale,
-    stickMax: input(s, "move_x").max,
-    aimMax: input(s, "aim_x").max,
-    reloadTicks: reload.max,
-    fullHP: hp.max,
+    width: p[f.x.index].max / p[f.x.index].scale,
+    height: p[f.y.index].max / p[f.y.index].scale,
+    stickMax: s.input[InputMeta.move_x.index].max,
+    aimMax: s.input[InputMeta.aim_x.index].max,
+    reloadTicks: p[f.reload.index].max,
+    fullHP: p[f.hp.index].max,
   };
 }
 
@@ -77,7 +80,7 @@ export interface Stick {
 }
 
 /** inputOf turns a Stick into sendInput's fields, scaled to the schema's input ranges. */
-export function inputOf(s: Stick, r: Rules): Record<string, number | boolean> {
+export function inputOf(s: Stick, r: Rules): Input {
   const l = Math.max(Math.abs(s.ax), Math.abs(s.ay));
   const k = l > 0 ? r.aimMax / l : 0;
   return {
@@ -212,29 +215,16 @@ export interface MatchView {
 
 /** matchOf reads the match entity from the client's mirror (the authoritative present). */
 export function matchOf(c: Client): MatchView | undefined {
-  const m = c.mirror;
-  const cls = m?.schema.classByName.get("match");
-  if (m === null || m === undefined || cls === undefined) return undefined;
-  for (const id of m.ids()) {
-    const e = m.entity(id);
-    if (e === undefined || e.className !== "match") continue;
-    return {
-      phase: Number(e.phase),
-      countdown: Number(e.countdown),
-      red: Number(e.red_score),
-      blue: Number(e.blue_score),
-      goal: Number(e.score_to_win),
-      winner: Number(e.winner),
-    };
-  }
-  return undefined;
+  const e = c.mirror === null ? undefined : matchEntities(c.mirror)[0];
+  if (e === undefined) return undefined;
+  return { phase: e.phase, countdown: e.countdown, red: e.red_score, blue: e.blue_score, goal: e.score_to_win, winner: e.winner };
 }
 
 const utf8 = new TextDecoder();
 
 /** nameOf decodes a bytes field holding a name ("" when empty). */
-export function nameOf(v: unknown): string {
-  return v instanceof Uint8Array ? utf8.decode(v) : "";
+export function nameOf(v: Uint8Array | null): string {
+  return v === null ? "" : utf8.decode(v);
 }
 
 /** PlayerView is a player as drawn (interpolated, or predicted for the own one). */
@@ -271,23 +261,21 @@ export interface Scene {
   shots: ShotView[];
 }
 
-type Fields = { readonly [field: string]: unknown };
-
-function playerView(id: number, e: Fields, own: boolean): PlayerView {
+function playerView(e: Player, own: boolean): PlayerView {
   return {
-    id,
-    player: Number(e.player),
-    team: Number(e.team),
+    id: e.id,
+    player: e.player,
+    team: e.team,
     name: nameOf(e.name),
-    x: Number(e.x),
-    y: Number(e.y),
-    hp: Number(e.hp),
-    alive: e.alive === true,
-    aimX: Number(e.aim_x),
-    aimY: Number(e.aim_y),
-    reload: Number(e.reload),
-    kills: Number(e.kills),
-    deaths: Number(e.deaths),
+    x: e.x,
+    y: e.y,
+    hp: e.hp,
+    alive: e.alive,
+    aimX: e.aim_x,
+    aimY: e.aim_y,
+    reload: e.reload,
+    kills: e.kills,
+    deaths: e.deaths,
     own,
   };
 }
@@ -302,16 +290,9 @@ export function sceneOf(c: Client, nowMs: number): Scene {
   if (ip === null) return scene;
   c.sample(nowMs);
   const own = c.ownEntityId;
-  for (const id of ip.ids()) {
-    if (id === own) continue;
-    const e = ip.entity(id);
-    if (e === undefined) continue;
-    if (e.className === "player") scene.players.push(playerView(id, e, false));
-    else if (e.className === "shot") {
-      scene.shots.push({ id, team: Number(e.team), x: Number(e.x), y: Number(e.y), vx: Number(e.vx), vy: Number(e.vy) });
-    }
-  }
-  const me = c.predictedEntity();
-  if (me !== undefined && me.className === "player") scene.players.push(playerView(own, me, true));
+  for (const e of playerEntities(ip)) if (e.id !== own) scene.players.push(playerView(e, false));
+  for (const s of shotEntities(ip)) scene.shots.push({ id: s.id, team: s.team, x: s.x, y: s.y, vx: s.vx, vy: s.vy });
+  const me = asPlayer(c.predictedEntity());
+  if (me !== undefined) scene.players.push(playerView(me, true));
   return scene;
 }

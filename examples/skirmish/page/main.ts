@@ -5,6 +5,7 @@
 import { connect } from "@ticksync/client";
 import type { Client, CloseInfo, GameEventData, MatchResultData } from "@ticksync/client";
 import { botStick } from "./bot.js";
+import { asShot, playerEntities } from "./gen/skirmish.js";
 import { EventKind, PHASE_NAMES, Phase, TEAM_NAMES, inputOf, matchOf, nameOf, predictSkirmish, rulesOf, sceneOf } from "./game.js";
 import type { MatchView, Rules, Stick } from "./game.js";
 import { newHook } from "./hook.js";
@@ -88,17 +89,8 @@ function hideBanner(): void {
 
 /** playerName is a player's name as its entity has it, or "player N" once it is gone. */
 function playerName(c: Client, player: number): string {
-  const m = c.mirror;
-  if (m !== null) {
-    const cls = m.schema.classByName.get("player");
-    if (cls !== undefined) {
-      for (const id of m.ids()) {
-        const e = m.entity(id);
-        if (e !== undefined && e.className === cls.name && e.player === player) return nameOf(e.name) || `player ${player}`;
-      }
-    }
-  }
-  return `player ${player}`;
+  const e = c.mirror === null ? undefined : playerEntities(c.mirror).find((p) => p.player === player);
+  return (e !== undefined ? nameOf(e.name) : "") || `player ${player}`;
 }
 
 const FEED_SHOWN = 14;
@@ -214,7 +206,8 @@ function join(room: string, name: string, team: string, config: string): void {
     try {
       rules = rulesOf(c.schema);
     } catch (e) {
-      showBanner(`This server's room ${room} is not a skirmish room (${e instanceof Error ? e.message : String(e)}).`, "error");
+      // rulesOf checks the schema against the page's types (gen/skirmish.ts) first.
+      showBanner(`Cannot play in room ${room} from this page: ${e instanceof Error ? e.message : String(e)}`, "error");
       leaveRoom();
       return;
     }
@@ -238,7 +231,7 @@ function join(room: string, name: string, team: string, config: string): void {
     }
   });
   c.on("spawn", (e) => {
-    if (client === c && e.className === "shot" && e.shooter === c.playerId) hook.fired++;
+    if (client === c && asShot(e)?.shooter === c.playerId) hook.fired++;
   });
   c.on("event", (ev) => {
     if (client === c) onEvent(c, ev);

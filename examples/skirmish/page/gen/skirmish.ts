@@ -242,8 +242,11 @@ export function shotEntities(src: EntitySource): Shot[] {
   return out;
 }
 
-/** Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input> keeps the fields left out. */
-export interface Input {
+/**
+ * Input is the game's input as Client.sendInput takes it (de-quantized); a Partial<Input>
+ * keeps the fields left out. A type, not an interface: it is a Record<string, number | boolean>.
+ */
+export type Input = {
   /** int, range [-100, 100] */
   move_x: number;
   /** int, range [-100, 100] */
@@ -254,7 +257,7 @@ export interface Input {
   aim_y: number;
   /** bool */
   fire: boolean;
-}
+};
 
 /** InputMeta is the input as generated: per field its index, kind, column, scale and range (the generating config's). */
 export const InputMeta = {
