@@ -396,8 +396,8 @@ func (r *fileRecorder) Tick(t *TickData) error {
 }
 
 // Close finishes the recording: the queued ticks, the empty tail cut (trimEmptyTail), the end
-// record with reason, the index, an fsync. It waits for the writer at most CloseWait; after a failure it does not wait at all
-// (the writer may be stuck on the disk) and returns the failure.
+// record with reason, the index, an fsync. It waits for the writer at most CloseWait; after a
+// failure it does not wait at all (the writer may be stuck on the disk) and returns the failure.
 func (r *fileRecorder) Close(reason string) error {
 	if r.closed {
 		return r.failure()

@@ -138,6 +138,15 @@ func TestRecordingEndsWhenRoomEmpties(t *testing.T) {
 	assert.Contains(t, d.logs.String(), "ticks_trimmed="+strconv.Itoa(int(last-left)))
 }
 
+// TestRecordingOfRoomNobodyJoined: a room created and never joined keeps its first tick only.
+func TestRecordingOfRoomNobodyJoined(t *testing.T) {
+	d := newTrimRoom(t, Config{}, arena.Name)
+	d.idle()
+	r := d.recording()
+	assert.Equal(t, uint32(1), r.LastTick())
+	assert.Equal(t, ReasonEmpty, r.End().GetReason())
+}
+
 // TestRecordingKeepsGraceSomeoneCameBackTo: the room empties, someone joins during the grace
 // and plays: those idle ticks are part of the match and stay. Only the tail after the second
 // player's leave is cut.
