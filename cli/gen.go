@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -52,7 +53,7 @@ deterministic: commit it and regenerate when the game's schema changes.`, "", st
 	game := fs.String("game", "", "the game's registered `name` (required)")
 	config := fs.String("config", "", "room config (`JSON`) the schema is built with (default: the game's default config)")
 	imp := fs.String("import", tsgen.DefaultImport, "`module` the generated file imports the client from (a path such as ../../src/index.js works too)")
-	out := fs.String("o", "", "write to `file` instead of stdout")
+	out := fs.String("o", "", "write to `file` instead of stdout (its directory is made if missing)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -89,6 +90,10 @@ deterministic: commit it and regenerate when the game's schema changes.`, "", st
 			return 1
 		}
 		return 0
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		fmt.Fprintf(stderr, "%s gen ts: %v\n", p.Name, err)
+		return 1
 	}
 	if err := os.WriteFile(*out, src, 0o644); err != nil {
 		fmt.Fprintf(stderr, "%s gen ts: %v\n", p.Name, err)

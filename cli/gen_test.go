@@ -76,8 +76,8 @@ func TestGenTS(t *testing.T) {
 	assert.Contains(t, small, "x: { index: 0, kind: \"fixed\", col: 0, scale: 100, min: 0, max: 30000,")
 	assert.Contains(t, small, `from "./client.js";`)
 
-	// -o writes the file, and nothing goes to stdout.
-	path := filepath.Join(t.TempDir(), "arena.ts")
+	// -o writes the file (making its directory), and nothing goes to stdout.
+	path := filepath.Join(t.TempDir(), "gen", "arena.ts")
 	code, none, errs := genOut(testProgram(), "gen", "ts", "-game", "arena", "-o", path)
 	require.Equal(t, 0, code, errs)
 	assert.Empty(t, none)
@@ -87,6 +87,8 @@ func TestGenTS(t *testing.T) {
 }
 
 func TestGenTSUsage(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notDir, nil, 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -97,7 +99,7 @@ func TestGenTSUsage(t *testing.T) {
 		{"no game", []string{"gen", "ts"}, 2, "-game is required (games: arena)"},
 		{"bad config", []string{"gen", "ts", "-game", "arena", "-config", `{"world": 5}`}, 2, `game "arena": arena: world 5 out of range`},
 		{"stray argument", []string{"gen", "ts", "-game", "arena", "extra"}, 2, `unexpected argument "extra"`},
-		{"unwritable output", []string{"gen", "ts", "-game", "arena", "-o", filepath.Join(t.TempDir(), "no", "such", "dir.ts")}, 1, "no such file or directory"},
+		{"unwritable output", []string{"gen", "ts", "-game", "arena", "-o", filepath.Join(notDir, "arena.ts")}, 1, "not a directory"},
 		{"unknown target", []string{"gen", "rust"}, 2, `unknown target "rust"`},
 		{"no target", []string{"gen"}, 2, "usage: ticksync gen <target>"},
 		{"help", []string{"gen", "ts", "-h"}, 0, "-import module"},
