@@ -3,7 +3,7 @@
 // predict step that moves the own player exactly as the server does, bounces included.
 
 import type { FieldInfo, PredictContext, Schema } from "../src/index.js";
-import { InputCol, InputMeta, PlayerCol, PlayerMeta } from "./gen/arena.js";
+import { InputCol, InputMeta, PlayerCol, PlayerMeta, schemaDifference } from "./gen/arena.js";
 
 /** MAX_SPEED is the input clamp in units per second (±200). */
 export const MAX_SPEED = InputMeta.vx.max / InputMeta.vx.scale;
@@ -11,13 +11,20 @@ export const MAX_SPEED = InputMeta.vx.max / InputMeta.vx.scale;
 /** DEFAULT_WORLD is the world's side in units in a room with the default config (drawn before a welcome). */
 export const DEFAULT_WORLD = PlayerMeta.fields.x.max / PlayerMeta.fields.x.scale;
 
+let worldCache: { schema: Schema; units: number } | null = null;
+
 /**
  * worldOf returns the world's side in units from a compiled arena schema: the player's x
- * range (a room's "world" config sets it). A schema without one (not arena's) gives the default.
+ * range (a room's "world" config sets it). Another game's schema (the replay viewer draws any
+ * recording with this view), or none, gives the default.
  */
 export function worldOf(s: Schema | null): number {
-  const x = s?.classes[PlayerMeta.index]?.fields[PlayerMeta.fields.x.index];
-  return x !== undefined && x.hasRange && x.max > 0 ? x.max / x.scale : DEFAULT_WORLD;
+  if (s === null) return DEFAULT_WORLD;
+  if (worldCache?.schema !== s) {
+    const x = schemaDifference(s) === undefined ? s.classes[PlayerMeta.index].fields[PlayerMeta.fields.x.index] : undefined;
+    worldCache = { schema: s, units: x !== undefined && x.hasRange && x.max > 0 ? x.max / x.scale : DEFAULT_WORLD };
+  }
+  return worldCache.units;
 }
 
 /** move advances one coordinate by trunc(v/hz) and mirrors it off the borders 0 and max (Go's move). */

@@ -14,6 +14,7 @@ import { FrameData, Mirror, compileSchema, frameFromProto } from "../src/index.j
 import type { Schema } from "../src/index.js";
 import * as arena from "../demo/gen/arena.js";
 import * as skirmish from "../../examples/skirmish/page/gen/skirmish.js";
+import { DEFAULT_WORLD, worldOf } from "../demo/arena.js";
 import { encodeFrame, readJSON, repoRoot } from "./helpers";
 
 /** wire reads a game's welcome schemas from its committed predict vectors (first match). */
@@ -75,6 +76,13 @@ test("ranges and prediction ratios may follow the config and tick rate", () => {
   });
   assert.equal(arena.schemaDifference(s), undefined);
   assert.equal(s.classes[arena.PlayerMeta.index].fields[arena.PlayerMeta.fields.x.index].max, 30000);
+  // The demo draws that world: 300 units; the default config's is 1000, another game's too.
+  assert.equal(worldOf(s), 300);
+  const a = arenaWire();
+  assert.equal(worldOf(compileSchema(a.state, a.input)), 1000);
+  const k = skirmishWire();
+  assert.equal(worldOf(compileSchema(k.state, k.input)), DEFAULT_WORLD, "a skirmish recording in the viewer");
+  assert.equal(worldOf(null), DEFAULT_WORLD);
 });
 
 test("metadata and columns are the compiled schema's", () => {
