@@ -31,6 +31,7 @@ const ui = {
   joinForm: byId<HTMLFormElement>("join-form"),
   roomName: byId<HTMLInputElement>("room-name"),
   create: byId<HTMLButtonElement>("create"),
+  quick: byId<HTMLButtonElement>("quick"),
   hud: byId("hud"),
   hudRoom: byId("hud-room"),
   leave: byId<HTMLButtonElement>("leave"),
@@ -104,16 +105,32 @@ function closeText(c: CloseInfo): string {
   return `Disconnected: ${c.message}.`;
 }
 
-function join(room: string): void {
+/** roomParam puts room in the address bar's ?room= (a reload rejoins it), or removes it with "". */
+function roomParam(room: string): void {
+  const q = new URLSearchParams(location.search);
+  if (room === "") q.delete("room");
+  else q.set("room", room);
+  const qs = q.toString();
+  window.history.replaceState(null, "", qs === "" ? location.pathname : `?${qs}`);
+}
+
+/** showRoom names the room joined in the HUD, the hook and the address bar ("": not known yet). */
+function showRoom(room: string): void {
+  hook.room = room;
+  ui.hudRoom.textContent = room === "" ? "(quick play…)" : room;
+  roomParam(room);
+}
+
+/** join joins room, or with undefined lets the server pick one (quick play: joinOrCreate). */
+function join(room: string | undefined): void {
   leaveRoom();
   hideBanner();
-  hook.room = room;
-  ui.hudRoom.textContent = room;
+  showRoom(room ?? "");
   ui.picker.hidden = true;
   ui.hud.hidden = false;
   setStatus("connecting");
   const c = connect(new URL("ws", serverBase).toString(), {
-    room,
+    ...(room === undefined ? { quickPlay: true } : { room }),
     game: "arena",
     token,
     spectator: spectate,
@@ -123,9 +140,6 @@ function join(room: string): void {
   });
   client = c;
   hook.client = c;
-  const q = new URLSearchParams(location.search);
-  q.set("room", room);
-  window.history.replaceState(null, "", `?${q.toString()}`);
   /** welcomed takes a welcome; false when the room is not for this page. */
   const welcomed = (w: WelcomeInfo): boolean => {
     if (client !== c) return false;
@@ -134,9 +148,10 @@ function join(room: string): void {
     } catch (e) {
       leaveRoom();
       setStatus("closed");
-      showBanner(`Cannot show room ${room}: ${e instanceof Error ? e.message : String(e)}`, "error", { label: "Back to rooms", run: () => showPicker() });
+      showBanner(`Cannot show room ${c.roomId}: ${e instanceof Error ? e.message : String(e)}`, "error", { label: "Back to rooms", run: () => showPicker() });
       return false;
     }
+    if (hook.room !== c.roomId) showRoom(c.roomId); // the room quick play picked
     hook.welcomed(w.playerId, w.resumed);
     setStatus("joined");
     hideBanner();
@@ -179,10 +194,7 @@ function showPicker(): void {
   setStatus("picking");
   ui.picker.hidden = false;
   ui.hud.hidden = true;
-  const q = new URLSearchParams(location.search);
-  q.delete("room");
-  const s = q.toString();
-  window.history.replaceState(null, "", s === "" ? location.pathname : `?${s}`);
+  roomParam("");
   void refreshRooms();
 }
 
@@ -233,6 +245,8 @@ ui.joinForm.addEventListener("submit", (e) => {
   const name = ui.roomName.value.trim();
   if (name !== "") join(name);
 });
+
+ui.quick.addEventListener("click", () => join(undefined));
 
 ui.create.addEventListener("click", () => {
   const name = ui.roomName.value.trim() || `arena-${Math.random().toString(36).slice(2, 7)}`;

@@ -226,6 +226,39 @@ describe("demo page", { timeout: 90_000 }, () => {
     }
   });
 
+  test("quick play twice lands both pages in the same room, which the server made; a full room sends the next elsewhere", { timeout: 30_000 }, async () => {
+    const qs = await startServer(bin, ["-max-players", "2"]);
+    try {
+      const quick = async (): Promise<Page> => {
+        const page = await browser.ctx.newPage();
+        page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+        await page.goto(qs.url);
+        await page.getByRole("button", { name: "Quick play", exact: true }).click();
+        await page.waitForFunction(() => window.__ticksync.status === "joined" && window.__ticksync.ownEntityId > 0, null, { timeout: 10_000 });
+        return page;
+      };
+      const roomOf = (page: Page) => page.evaluate(() => ({ room: window.__ticksync.room, hud: document.getElementById("hud-room")?.textContent, url: location.search }));
+      const a = await quick();
+      const b = await quick();
+      const ra = await roomOf(a);
+      const rb = await roomOf(b);
+      assert.notEqual(ra.room, "", "the page learnt the room from the welcome");
+      assert.equal(rb.room, ra.room, "the second quick play joins the first's room");
+      assert.equal(ra.hud, ra.room);
+      assert.equal(new URLSearchParams(ra.url).get("room"), ra.room, "a reload rejoins the room");
+      let rooms = (await (await fetch(new URL("rooms", qs.url))).json()) as { id: string; players: number }[];
+      assert.deepEqual(rooms.map((r) => [r.id, r.players]), [[ra.room, 2]]);
+      const c = await quick(); // the room is full (-max-players 2): a new one
+      const rc = await roomOf(c);
+      assert.notEqual(rc.room, ra.room);
+      rooms = (await (await fetch(new URL("rooms", qs.url))).json()) as { id: string; players: number }[];
+      assert.equal(rooms.length, 2);
+      for (const p of [a, b, c]) await p.close();
+    } finally {
+      await qs.stop();
+    }
+  });
+
   test("dragging on the canvas steers like a virtual stick", { timeout: 20_000 }, async () => {
     const id = (await hookOf(page1)).ownEntityId;
     const start = await until("page 1's entity at the observer", () => rowIn(observer.history[observer.history.length - 1]?.rows, id));
