@@ -5,14 +5,16 @@ import "github.com/ticksync/ticksync/sim"
 // Recorder receives every tick of a room, in order, on the room's goroutine. Tick must not
 // block for long: a recorder queues and writes elsewhere. An error stops recording (the match
 // goes on; with RequireRecording the room ends with 1011). Close's reason is the room's close
-// error as text ("room closed", "shutdown", "match over", …), or ReasonEmpty.
+// error as text ("room closed", "server: shutting down", "match over", …), ReasonEmpty, or
+// "error: …" after a Tick that failed.
 type Recorder interface {
 	Tick(t *TickData) error
 	Close(reason string) error
 }
 
 // ReasonEmpty is the reason a room gives Recorder.Close when it is disposed because nobody has
-// been in it for RoomGrace.
+// been in it for RoomGrace. On a close for this reason the file recorder trims the idle grace:
+// the recording ends at the tick the room became empty (see TickData.Empty).
 const ReasonEmpty = "room empty"
 
 // TickData is one tick as a recorder sees it. Its slices are the room's: none may be kept past
@@ -27,9 +29,9 @@ type TickData struct {
 	Events     []sim.Event // the game events Step emitted
 	Result     *sim.Result // set at the tick the game ended the match
 	// Empty says nobody is in the room after the tick: no connection, player or spectator,
-	// and no seat held for a reconnect. A room's trailing run of empty ticks, after the one at
-	// which the last one left, is idle: the file recorder trims it from the recording
-	// (docs/operations.md, "Recordings on disk").
+	// and no seat held for a reconnect. The ticks after the one at which the last one left are
+	// the idle grace of a room disposed for emptiness (ReasonEmpty): the file recorder trims
+	// them (docs/operations.md, "Recordings on disk").
 	Empty bool
 	// Past returns the past states the game's next Step may read (a Historian game's history,
 	// oldest first; nil for other games). Valid only during Tick: a keyframe saves them.

@@ -344,7 +344,7 @@ type fileRecorder struct {
 	w     *replay.Writer
 	ioErr error // a write, sync or truncate failed: the file ends at the last whole record
 	// emptyAt is the end of the tick at which the room last became empty, while it has stayed
-	// empty since (zero otherwise): where a clean close trims the file to.
+	// empty since (zero otherwise): where a close for emptiness (ReasonEmpty) trims the file to.
 	emptyAt replay.Mark
 }
 
@@ -395,9 +395,10 @@ func (r *fileRecorder) Tick(t *TickData) error {
 	return nil
 }
 
-// Close finishes the recording: the queued ticks, the empty tail cut (trimEmptyTail), the end
-// record with reason, the index, an fsync. It waits for the writer at most CloseWait; after a
-// failure it does not wait at all (the writer may be stuck on the disk) and returns the failure.
+// Close finishes the recording: the queued ticks, the empty tail cut when the reason is
+// ReasonEmpty (trimEmptyTail), the end record with reason, the index, an fsync. It waits for
+// the writer at most CloseWait; after a failure it does not wait at all (the writer may be
+// stuck on the disk) and returns the failure.
 func (r *fileRecorder) Close(reason string) error {
 	if r.closed {
 		return r.failure()
@@ -538,7 +539,7 @@ func (r *fileRecorder) finish() error {
 	} else {
 		reason = r.reason // the loop ended on closing: Close set it before
 	}
-	if r.ioErr == nil && r.failure() == nil {
+	if r.ioErr == nil && reason == ReasonEmpty {
 		r.trimEmptyTail()
 	}
 	if r.ioErr == nil {
@@ -574,11 +575,10 @@ func (r *fileRecorder) finish() error {
 	return err
 }
 
-// trimEmptyTail cuts the file back to the end of the tick at which the room became empty for
-// good: the ticks after it are the room grace (or part of it, when the room was closed or the
-// server shut down meanwhile), with nobody there. Nothing is cut when someone was in the room
-// at its last tick, and only the last empty stretch is: ticks before someone came back stay. A
-// truncate that fails leaves the file whole: the recording then keeps its tail.
+// trimEmptyTail cuts the file of a room disposed for emptiness back to the end of the tick at
+// which it became empty for good: the ticks after it are the room grace, with nobody there.
+// Only the last empty stretch is cut: ticks before someone came back stay. A truncate that
+// fails leaves the file whole: the recording then keeps its tail.
 func (r *fileRecorder) trimEmptyTail() {
 	m, last, size := r.emptyAt, r.w.LastTick(), r.w.Offset()
 	if m == (replay.Mark{}) || m.Tick() == last {

@@ -174,10 +174,10 @@ func TestRecordingKeepsGraceSomeoneCameBackTo(t *testing.T) {
 	assert.Equal(t, 2, in.Players)
 }
 
-// TestRecordingNotTrimmedWhileSomeoneIsIn: a room closed by an operator (DELETE /rooms/{id})
-// or by a shutdown while a player is in keeps every tick, though it was empty at its start.
-// Closed the same ways while empty during the grace, it ends at the leave like a disposed one.
-func TestRecordingNotTrimmedWhileSomeoneIsIn(t *testing.T) {
+// TestRecordingNotTrimmedWhenClosed: a room closed by an operator (DELETE /rooms/{id}) or by
+// a shutdown keeps every tick: while a player is in (though the room was empty at its start),
+// and also while it is empty during its grace (a deliberate close, not a disposal).
+func TestRecordingNotTrimmedWhenClosed(t *testing.T) {
 	deleteRoom := func(t *testing.T, d *trimRoom) {
 		req := httptest.NewRequest(http.MethodDelete, "/rooms/match", nil)
 		req.RemoteAddr = "127.0.0.1:40000" // anonymous mode: admin routes from loopback
@@ -198,37 +198,33 @@ func TestRecordingNotTrimmedWhileSomeoneIsIn(t *testing.T) {
 		{"delete", deleteRoom, errRoomClosed.Error()},
 		{"shutdown", shutdown, ErrShutdown.Error()},
 	} {
-		t.Run(tc.name+" while in", func(t *testing.T) {
-			d := newTrimRoom(t, Config{}, arena.Name)
-			for range 5 { // empty at first: nothing to trim once someone came
-				require.True(t, d.tick())
+		for _, leaves := range []bool{false, true} {
+			name := tc.name + " while in"
+			if leaves {
+				name = tc.name + " during the grace"
 			}
-			d.join()
-			d.play(40)
-			last := d.r.CurrentTick()
-			tc.close(t, d)
-			<-d.r.Done()
-			r := d.recording()
-			assert.Equal(t, last, r.LastTick(), "every tick kept")
-			assert.Equal(t, tc.reason, r.End().GetReason())
-			assert.NotContains(t, d.logs.String(), "recording trimmed")
-		})
-		t.Run(tc.name+" during the grace", func(t *testing.T) {
-			d := newTrimRoom(t, Config{}, arena.Name)
-			d.join()
-			d.play(40)
-			left, liveHash := d.leave(0)
-			for range 20 {
-				require.True(t, d.tick())
-			}
-			tc.close(t, d)
-			<-d.r.Done()
-			r := d.recording()
-			assert.Equal(t, left, r.LastTick(), "the empty tail is cut")
-			hash, _ := lastRecord(t, r)
-			assert.Equal(t, liveHash, hash)
-			assert.Equal(t, tc.reason, r.End().GetReason())
-		})
+			t.Run(name, func(t *testing.T) {
+				d := newTrimRoom(t, Config{}, arena.Name)
+				for range 5 { // empty at first
+					require.True(t, d.tick())
+				}
+				d.join()
+				d.play(40)
+				if leaves {
+					d.leave(0)
+					for range 20 {
+						require.True(t, d.tick())
+					}
+				}
+				last := d.r.CurrentTick()
+				tc.close(t, d)
+				<-d.r.Done()
+				r := d.recording()
+				assert.Equal(t, last, r.LastTick(), "every tick kept")
+				assert.Equal(t, tc.reason, r.End().GetReason())
+				assert.NotContains(t, d.logs.String(), "recording trimmed")
+			})
+		}
 	}
 }
 
