@@ -22,11 +22,15 @@ let page1: Page;
 let page2: Page;
 const room = `e2e-${process.pid}`;
 
-/** open loads the demo in a new page and waits until it holds frames and its own entity. */
-async function open(url: string): Promise<Page> {
+/**
+ * open loads the demo in a new page, does act (a click that joins; none: ?room= joins), and
+ * waits until it holds frames and its own entity.
+ */
+async function open(url: string, act?: (page: Page) => Promise<void>): Promise<Page> {
   const page = await browser.ctx.newPage();
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
   await page.goto(url);
+  if (act !== undefined) await act(page);
   await page.waitForFunction(() => {
     const h = window.__ticksync;
     return h !== undefined && h.status === "joined" && h.tick > 0 && h.ownEntityId > 0;
@@ -229,14 +233,7 @@ describe("demo page", { timeout: 90_000 }, () => {
   test("quick play twice lands both pages in the same room, which the server made; a full room sends the next elsewhere", { timeout: 30_000 }, async () => {
     const qs = await startServer(bin, ["-max-players", "2"]);
     try {
-      const quick = async (): Promise<Page> => {
-        const page = await browser.ctx.newPage();
-        page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-        await page.goto(qs.url);
-        await page.getByRole("button", { name: "Quick play", exact: true }).click();
-        await page.waitForFunction(() => window.__ticksync.status === "joined" && window.__ticksync.ownEntityId > 0, null, { timeout: 10_000 });
-        return page;
-      };
+      const quick = () => open(qs.url, (page) => page.getByRole("button", { name: "Quick play", exact: true }).click());
       const roomOf = (page: Page) => page.evaluate(() => ({ room: window.__ticksync.room, hud: document.getElementById("hud-room")?.textContent, url: location.search }));
       const a = await quick();
       const b = await quick();
