@@ -505,7 +505,9 @@ func TestNeverReadingClient(t *testing.T) {
 	ts := startServer(t, cfg, nil)
 	r, err := ts.CreateRoom("r", "arena", []byte(`{"npcs":500}`))
 	require.NoError(t, err)
-	nc := rawDial(t, ts, "", rawws.Options{})
+	// A small receive buffer: with the system's (megabytes on loopback) a slow machine needs
+	// thousands of ticks before the socket fills, more than the wait allows.
+	nc := rawDial(t, ts, "", rawws.Options{RecvBuffer: 4096})
 	require.NoError(t, nc.WriteBinary(joinMsg(t, "r", false)))
 	other := ts.dial(t, dialOpts{})
 	other.join(&pb.Join{Room: "r"})

@@ -47,6 +47,10 @@ type Options struct {
 	Subprotocol string      // "" offers none; default callers pass "ticksync.v1"
 	Header      http.Header // extra headers; each replaces a default of the same name
 	LocalIP     string      // dial from this address (e.g. 127.0.0.2: Linux accepts all of 127/8); "": any
+	// RecvBuffer caps the socket's receive buffer in bytes (SO_RCVBUF; 0: the system's,
+	// which Linux grows to megabytes on loopback): a peer that never reads then fills it
+	// within a few frames, whatever the machine's speed.
+	RecvBuffer int
 }
 
 // Dial opens a TCP connection to the ws:// URL and performs the handshake. A non-101 answer
@@ -63,6 +67,12 @@ func Dial(rawURL string, o Options) (*Conn, *Response, error) {
 	nc, err := d.Dial("tcp", u.Host)
 	if err != nil {
 		return nil, nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok && o.RecvBuffer > 0 {
+		if err := tc.SetReadBuffer(o.RecvBuffer); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
 	}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	c, resp, err := Handshake(nc, rawURL, o)
