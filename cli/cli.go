@@ -27,7 +27,8 @@ type Program struct {
 	// take (a game's browser page); nil serves none. Every program serves the replay viewer at
 	// /replay (web.Viewer), so any game's recordings can be watched.
 	Pages http.Handler
-	// Commands are extra subcommands beside serve, token, replay and gen (ticksync adds bench).
+	// Commands are extra subcommands beside serve, token, replay, lobby and gen (ticksync adds
+	// bench).
 	Commands []Command
 }
 
@@ -85,6 +86,9 @@ func (p *Program) commands() []Command {
 		}},
 		{"replay", "inspect, verify or serve recordings (info, verify, serve)", func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 			return runReplay(ctx, p, args, stdout, stderr)
+		}},
+		{"lobby", "the room directory of a fleet on Agones (docs/fleet.md)", func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+			return runLobby(ctx, p, args, env, stdout, stderr)
 		}},
 		{"gen", "generate client code for a game (ts: typed TypeScript)", func(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 			return runGen(p, args, stdout, stderr)

@@ -1,6 +1,7 @@
 // Package cli is the command line of a ticksync game server: `serve`, `token`,
-// `replay info|verify|serve` and `gen ts` (typed TypeScript for a game's page) over the games
-// and pages a Program brings, so that a game's own main is a registry and one call:
+// `replay info|verify|serve`, `gen ts` (typed TypeScript for a game's page) and `lobby` (the
+// room directory of a fleet on Agones, package lobby) over the games and pages a Program
+// brings, so that a game's own main is a registry and one call:
 //
 //	func main() {
 //		games := server.NewRegistry()

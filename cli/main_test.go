@@ -148,15 +148,15 @@ func TestProgramOwnCommandsAndName(t *testing.T) {
 	p := testProgram()
 	p.Name = "duel"
 	p.Pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "duel page "+r.URL.Path) })
-	p.Commands = []Command{{Name: "lobby", Summary: "run the lobby", Run: func(_ context.Context, args []string, _ func(string) string, _, _ io.Writer) int {
+	p.Commands = []Command{{Name: "matchmaker", Summary: "run the matchmaker", Run: func(_ context.Context, args []string, _ func(string) string, _, _ io.Writer) int {
 		got = args
 		return 7
 	}}}
 	var out, errb bytes.Buffer
-	assert.Equal(t, 7, p.Run(context.Background(), []string{"lobby", "-x"}, env(nil), &out, &errb))
+	assert.Equal(t, 7, p.Run(context.Background(), []string{"matchmaker", "-x"}, env(nil), &out, &errb))
 	assert.Equal(t, []string{"-x"}, got)
 	assert.Equal(t, 0, p.Run(context.Background(), []string{"help"}, env(nil), &out, &errb))
-	for _, want := range []string{"usage: duel <command>", "  serve ", "  token ", "  replay ", "  lobby    run the lobby"} {
+	for _, want := range []string{"usage: duel <command>", "  serve ", "  token ", "  replay ", "  matchmaker run the matchmaker"} {
 		assert.Contains(t, errb.String(), want)
 	}
 	errb.Reset()
