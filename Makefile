@@ -8,7 +8,7 @@ BUF := client-js/node_modules/.bin/buf
 GOPKGS = $$(go list ./... | grep -v /node_modules/)
 GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -e '\.pb\.go$$' -e node_modules/)
 
-.PHONY: test setup standalone lint generate drift web vet gotest fuzz jstest chromium e2e stress bench-go bench-chromium guide gen-ts
+.PHONY: test setup standalone lint generate drift web vet gotest fuzz jstest chromium e2e stress bench-go bench-chromium guide gen-ts deploy-validate
 
 test: setup standalone lint drift web vet gotest jstest e2e guide
 	@echo "make test: all checks passed"
@@ -98,3 +98,13 @@ bench-chromium: setup chromium
 
 bench-go:
 	go test -run '^$$' -bench . -benchmem ./sim/... ./server/...
+
+# The manifests of deploy/ against JSON schemas (deploy/schemas/README.md): kubeconform, pinned
+# in its own module (deploy/tools), built from the Go module proxy on first use; the schemas are
+# committed, so it runs offline. Not in make test. Kinds without a schema here (Service,
+# ServiceAccount, Role, RoleBinding, Secret) are skipped by name; any other kind without one fails.
+DEPLOY_SKIP := v1/Service,v1/ServiceAccount,v1/Secret,rbac.authorization.k8s.io/v1/Role,rbac.authorization.k8s.io/v1/RoleBinding
+deploy-validate:
+	cd deploy/tools && go tool kubeconform -strict -summary \
+	  -schema-location '../schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json' \
+	  -skip $(DEPLOY_SKIP) ../agones ../lobby ../secret.example.yaml
