@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -440,5 +441,101 @@ func TestFromEnv(t *testing.T) {
 	env["AGONES_SDK_HTTP_PORT"] = "9999"
 	if got := agones.FromEnv(getenv).BaseURL(); got != "http://localhost:9999" {
 		t.Fatalf("base = %s", got)
+	}
+}
+
+// flaky answers each path's first n requests badly (drop: the connection is closed without an
+// answer; otherwise HTTP 503 Unavailable, as the gateway says before the gRPC server is up),
+// then {} with 200, counting the requests per path.
+type flaky struct {
+	mu    sync.Mutex
+	n     int
+	drop  bool
+	count map[string]int
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.count[r.URL.Path]++
+	bad := f.count[r.URL.Path] <= f.n
+	f.mu.Unlock()
+	switch {
+	case bad && f.drop:
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	case bad:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"code":14,"message":"connection error","details":[]}`))
+	default:
+		_, _ = w.Write([]byte(`{}`))
+	}
+}
+
+func (f *flaky) requests(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count[path]
+}
+
+func flakyClient(t *testing.T, f *flaky) *agones.Client {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true // no reuse: the transport itself retries nothing
+	t.Cleanup(tr.CloseIdleConnections)
+	return agones.New(srv.URL, agones.WithHTTPClient(&http.Client{Transport: tr}), agones.WithBackoff(time.Millisecond, 10*time.Millisecond))
+}
+
+// TestRetryOnlyWhatIsSafe: a connection lost after the request went out is retried for the
+// idempotent calls and not for AddListValue / RemoveListValue / IncrementCounter (which the
+// sidecar may have applied); a 503 is retried for every call.
+func TestRetryOnlyWhatIsSafe(t *testing.T) {
+	ctx := testCtx(t)
+	f := &flaky{n: 2, drop: true, count: map[string]int{}}
+	c := flakyClient(t, f)
+	if err := c.Ready(ctx); err != nil {
+		t.Fatalf("Ready over two dropped connections: %v", err)
+	}
+	if n := f.requests("/ready"); n != 3 {
+		t.Fatalf("POST /ready sent %d times, want 3", n)
+	}
+	if err := c.SetListCapacity(ctx, "rooms", 3); err != nil {
+		t.Fatalf("SetListCapacity over dropped connections: %v", err)
+	}
+	err := c.AddListValue(ctx, "rooms", "r1")
+	var e *agones.Error
+	if err == nil || errors.As(err, &e) {
+		t.Fatalf("AddListValue over a dropped connection = %v, want the transport error", err)
+	}
+	if n := f.requests("/v1beta1/lists/rooms:addValue"); n != 1 {
+		t.Fatalf("addValue sent %d times, want 1 (not retried)", n)
+	}
+	if err := c.IncrementCounter(ctx, "players", 1); err == nil || f.requests("/v1beta1/counters/players") != 1 {
+		t.Fatalf("IncrementCounter over a dropped connection = %v after %d requests, want an error after 1", err, f.requests("/v1beta1/counters/players"))
+	}
+
+	u := &flaky{n: 2, count: map[string]int{}}
+	c = flakyClient(t, u)
+	if err := c.AddListValue(ctx, "rooms", "r1"); err != nil {
+		t.Fatalf("AddListValue over two 503s: %v", err)
+	}
+	if n := u.requests("/v1beta1/lists/rooms:addValue"); n != 3 {
+		t.Fatalf("addValue sent %d times over 503s, want 3", n)
+	}
+}
+
+// TestNoRetryOnRefusal: a refusal (not 2xx, not 503) comes back at once as an *Error.
+func TestNoRetryOnRefusal(t *testing.T) {
+	ctx := testCtx(t)
+	sc, c := newPair(t, roomsServer("gs-1", 2))
+	_, err := c.Counter(ctx, "nope")
+	var e *agones.Error
+	if !errors.As(err, &e) || e.Method != http.MethodGet || e.Path != "/v1beta1/counters/nope" || e.StatusCode != 500 {
+		t.Fatalf("Counter(nope) = %v, want an *Error for GET /v1beta1/counters/nope", err)
+	}
+	if n := len(requestsTo(sc.Requests(), http.MethodGet, "/v1beta1/counters/nope")); n != 1 {
+		t.Fatalf("GET counters/nope sent %d times, want 1", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -57,37 +58,55 @@ func joinRoom(room string) agonestest.GameServerAllocation {
 	}}}}
 }
 
-func post(t *testing.T, url string, body any) (int, agonestest.GameServerAllocation, string) {
-	t.Helper()
+// send posts body to url and decodes a 201 answer.
+func send(url string, body any) (int, agonestest.GameServerAllocation, string, error) {
+	var gsa agonestest.GameServerAllocation
 	raw, err := json.Marshal(body)
 	if err != nil {
-		t.Fatal(err)
+		return 0, gsa, "", err
 	}
 	resp, err := http.Post(url, "application/json", bytes.NewReader(raw))
 	if err != nil {
-		t.Fatal(err)
+		return 0, gsa, "", err
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	var gsa agonestest.GameServerAllocation
-	if resp.StatusCode == http.StatusCreated {
-		if err := json.Unmarshal(out, &gsa); err != nil {
-			t.Fatalf("answer %s: %v", out, err)
-		}
+	out, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode == http.StatusCreated {
+		err = json.Unmarshal(out, &gsa)
 	}
-	return resp.StatusCode, gsa, string(out)
+	return resp.StatusCode, gsa, string(out), err
+}
+
+func post(t *testing.T, url string, body any) (int, agonestest.GameServerAllocation, string) {
+	t.Helper()
+	code, gsa, out, err := send(url, body)
+	if err != nil {
+		t.Fatalf("POST %s: %v (%s)", url, err, out)
+	}
+	return code, gsa, out
+}
+
+// tryAllocate posts an allocation and checks the answer is a 201 GameServerAllocation.
+func tryAllocate(a *agonestest.Allocator, gsa agonestest.GameServerAllocation) (agonestest.AllocationStatus, error) {
+	code, got, body, err := send(a.URL()+agonestest.AllocationPath("games"), gsa)
+	switch {
+	case err != nil:
+		return got.Status, err
+	case code != http.StatusCreated:
+		return got.Status, fmt.Errorf("allocation answered %d: %s", code, body)
+	case got.Kind != "GameServerAllocation" || got.APIVersion != "allocation.agones.dev/v1" || got.Metadata.Namespace != "games":
+		return got.Status, fmt.Errorf("allocation object = %s", body)
+	}
+	return got.Status, nil
 }
 
 func allocate(t *testing.T, a *agonestest.Allocator, gsa agonestest.GameServerAllocation) agonestest.AllocationStatus {
 	t.Helper()
-	code, got, body := post(t, a.URL()+agonestest.AllocationPath("games"), gsa)
-	if code != http.StatusCreated {
-		t.Fatalf("allocation answered %d: %s", code, body)
+	st, err := tryAllocate(a, gsa)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got.Kind != "GameServerAllocation" || got.APIVersion != "allocation.agones.dev/v1" || got.Metadata.Namespace != "games" {
-		t.Fatalf("allocation object = %s", body)
-	}
-	return got.Status
+	return st
 }
 
 func rooms(s *agonestest.Sidecar) string {

@@ -327,6 +327,23 @@ func (s *Sidecar) setStateLocked(states ...string) {
 	}
 }
 
+// wire is gs as the gateway writes it (it emits unpopulated fields): empty maps and lists
+// rather than null.
+func wire(gs agones.GameServer) agones.GameServer {
+	gs = gs.Clone()
+	if gs.Status.Lists == nil {
+		gs.Status.Lists = map[string]agones.ListStatus{}
+	}
+	if gs.Status.Counters == nil {
+		gs.Status.Counters = map[string]agones.CounterStatus{}
+	}
+	for k, l := range gs.Status.Lists {
+		l.Values = nonNil(l.Values)
+		gs.Status.Lists[k] = l
+	}
+	return gs
+}
+
 // sdkError is the gateway's error body for an SDK refusal: gRPC code Unknown, HTTP 500.
 type sdkError struct {
 	status int
@@ -380,7 +397,7 @@ func (s *Sidecar) route(method, path string, body []byte) (any, *sdkError) {
 		s.pings++
 		s.lastHealth = s.now()
 	case get && path == "/gameserver":
-		return s.gs.Clone(), nil
+		return wire(s.gs), nil
 	case method == http.MethodPut && (path == "/metadata/label" || path == "/metadata/annotation"):
 		var kv struct{ Key, Value string }
 		if err := json.Unmarshal(body, &kv); err != nil {
@@ -627,7 +644,7 @@ func (s *Sidecar) serveWatch(w http.ResponseWriter, r *http.Request) {
 		wt.queue = nil
 		s.mu.Unlock()
 		for _, gs := range batch {
-			if err := enc.Encode(map[string]any{"result": gs}); err != nil {
+			if err := enc.Encode(map[string]any{"result": wire(gs)}); err != nil {
 				return
 			}
 		}
