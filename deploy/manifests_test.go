@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -188,6 +189,9 @@ func TestChecksCatchBreakage(t *testing.T) {
 		}},
 		{"lobby on another fleet", "-fleet", func(t *testing.T, m *manifests) {
 			setArg(lobbyContainer(m), "-fleet", "arena")
+		}},
+		{"lobby hands out another port", "-port-name", func(t *testing.T, m *manifests) {
+			setArg(lobbyContainer(m), "-port-name", "game")
 		}},
 		{"other secret", "Secret", func(t *testing.T, m *manifests) {
 			env := fleetContainer(m)["env"].([]any)[0]
@@ -491,6 +495,11 @@ func (m *manifests) checkLobby(c *checker, fleet, lobby doc, pod map[string]any)
 	if sub != "lobby" || flags["fleet"] != fleet.name() || flags["list"] != serveFlags["agones-list"] {
 		c.errorf("%s: the lobby runs %q -fleet %q -list %q, want lobby -fleet %q -list %q",
 			lobby.file, sub, flags["fleet"], flags["list"], fleet.name(), serveFlags["agones-list"])
+	}
+	// The lobby hands out the address of the Fleet's port of that name (lobby's default: default).
+	gamePort := cmp.Or(flags["port-name"], "default")
+	if !slices.ContainsFunc(list(fleet.obj, "spec", "template", "spec", "ports"), func(p any) bool { return str(p, "name") == gamePort }) {
+		c.errorf("%s: -port-name %q names no port of the Fleet", lobby.file, gamePort)
 	}
 	portNames := map[string]bool{}
 	for _, p := range list(ct, "ports") {
