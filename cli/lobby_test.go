@@ -56,10 +56,12 @@ func TestLobbyStartsAnswersStops(t *testing.T) {
 
 	res, err = http.Post(base+"/v1/rooms", "application/json", strings.NewReader(`{"config":{"mode":"duel"}}`))
 	require.NoError(t, err)
-	var room lobby.Room
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&room))
+	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, res.StatusCode, string(body))
+	var room lobby.Room
+	require.NoError(t, json.Unmarshal(body, &room))
 	assert.Equal(t, "wss://192.0.2.7:7350/ws", room.URL)
 	cl, err := auth.Verify([]byte(secret), room.Token, time.Now())
 	require.NoError(t, err)
