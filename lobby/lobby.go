@@ -28,6 +28,7 @@ import (
 	randv2 "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -270,7 +271,11 @@ func (l *Lobby) allocate(w http.ResponseWriter, r *http.Request, op, id string, 
 		http.Error(w, "the fleet is busy; try again", http.StatusServiceUnavailable)
 	default:
 		log.Error("allocation failed", "err", err)
-		http.Error(w, "allocation failed: "+err.Error(), http.StatusBadGateway)
+		reason := err.Error()
+		if _, ok := errors.AsType[*url.Error](err); ok {
+			reason = "the Kubernetes API did not answer" // the log has the address; players need not
+		}
+		http.Error(w, "allocation failed: "+reason, http.StatusBadGateway)
 	}
 }
 

@@ -136,6 +136,15 @@ func TestAPIErrorsAre502(t *testing.T) {
 
 	_, body, _ = call(t, http.MethodGet, base+"/metrics", "")
 	assert.Contains(t, body, `ticksync_lobby_allocations_total{op="create",result="error"} 1`)
+
+	// An API server that does not answer: 502 without its address (the log has it).
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	base, logs = newLobby(t, &Allocator{URL: gone.URL, Namespace: "games"}, nil)
+	code, body, _ = call(t, http.MethodPost, base+"/v1/rooms", "")
+	assert.Equal(t, http.StatusBadGateway, code)
+	assert.Equal(t, "allocation failed: the Kubernetes API did not answer\n", body)
+	assert.Contains(t, logs.String(), strings.TrimPrefix(gone.URL, "http://"))
 }
 
 // TestURLPort: the URL names the port of -port-name, else the first port; IPv6 is bracketed;
