@@ -104,6 +104,7 @@ type APIError struct {
 	Message string
 }
 
+// Error says the status, reason and message.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("allocation API: %d %s: %s", e.Code, e.Reason, e.Message)
 }
