@@ -68,6 +68,8 @@ func TestLifecycle(t *testing.T) {
 		{c.Ready, "/ready", agones.StateReady},
 		{c.Allocate, "/allocate", agones.StateAllocated},
 		{c.Ready, "/ready", agones.StateReady}, // Ready on Allocated returns the server to Ready
+		{func(ctx context.Context) error { return c.Reserve(ctx, 5*time.Second) }, "/reserve", agones.StateReserved},
+		{c.Ready, "/ready", agones.StateReady},
 		{c.Shutdown, "/shutdown", agones.StateShutdown},
 		{c.Ready, "/ready", agones.StateShutdown}, // no escaping Shutdown
 	}
@@ -84,8 +86,11 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 	ready := requestsTo(sc.Requests(), http.MethodPost, "/ready")
-	if len(ready) != 3 || ready[0].Body != "{}" {
-		t.Fatalf("POST /ready log = %+v, want 3 with body {}", ready)
+	if len(ready) != 4 || ready[0].Body != "{}" {
+		t.Fatalf("POST /ready log = %+v, want 4 with body {}", ready)
+	}
+	if r := requestsTo(sc.Requests(), http.MethodPost, "/reserve"); len(r) != 1 || r[0].Body != `{"seconds":"5"}` {
+		t.Fatalf("POST /reserve log = %+v", r)
 	}
 
 	if err := c.Health(ctx); err != nil {
@@ -386,32 +391,42 @@ func (e *errTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // TestSidecarStartsLate: the first call meets a refused connection, retries, and succeeds once
-// the sidecar listens.
+// the sidecar listens; a refused dial is retried for the non-idempotent calls too (nothing was
+// sent), and the sidecar sees the call once.
 func TestSidecarStartsLate(t *testing.T) {
-	ctx := testCtx(t)
-	sc := agonestest.NewUnstartedSidecar(t, roomsServer("gs-1", 2))
-	tr := &errTransport{base: http.DefaultTransport.(*http.Transport).Clone(), firstErr: make(chan error, 1)}
-	c := agones.New(sc.URL(), agones.WithHTTPClient(&http.Client{Transport: tr}), agones.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	for _, tc := range []struct {
+		name, path string
+		call       func(context.Context, *agones.Client) error
+	}{
+		{"Ready", "/ready", func(ctx context.Context, c *agones.Client) error { return c.Ready(ctx) }},
+		{"AddListValue", "/v1beta1/lists/rooms:addValue", func(ctx context.Context, c *agones.Client) error {
+			return c.AddListValue(ctx, "rooms", "r1")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			sc := agonestest.NewUnstartedSidecar(t, roomsServer("gs-1", 2))
+			tr := &errTransport{base: http.DefaultTransport.(*http.Transport).Clone(), firstErr: make(chan error, 1)}
+			c := agones.New(sc.URL(), agones.WithHTTPClient(&http.Client{Transport: tr}), agones.WithBackoff(time.Millisecond, 10*time.Millisecond))
 
-	done := make(chan error, 1)
-	go func() { done <- c.Ready(ctx) }()
-	select {
-	case err := <-tr.firstErr:
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("first attempt failed with %v, want connection refused", err)
-		}
-	case err := <-done:
-		t.Fatalf("Ready returned %v before the sidecar started", err)
-	}
-	sc.Start()
-	if err := <-done; err != nil {
-		t.Fatalf("Ready after the sidecar started: %v", err)
-	}
-	if err := sc.WaitState(ctx, agones.StateReady); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(requestsTo(sc.Requests(), http.MethodPost, "/ready")); n != 1 {
-		t.Fatalf("the sidecar saw %d POST /ready, want 1", n)
+			done := make(chan error, 1)
+			go func() { done <- tc.call(ctx, c) }()
+			select {
+			case err := <-tr.firstErr:
+				if !errors.Is(err, syscall.ECONNREFUSED) {
+					t.Fatalf("first attempt failed with %v, want connection refused", err)
+				}
+			case err := <-done:
+				t.Fatalf("%s returned %v before the sidecar started", tc.name, err)
+			}
+			sc.Start()
+			if err := <-done; err != nil {
+				t.Fatalf("%s after the sidecar started: %v", tc.name, err)
+			}
+			if n := len(requestsTo(sc.Requests(), http.MethodPost, tc.path)); n != 1 {
+				t.Fatalf("the sidecar saw %d POST %s, want 1", n, tc.path)
+			}
+		})
 	}
 }
 

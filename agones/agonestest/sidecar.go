@@ -48,7 +48,15 @@ const sdkMetadataPrefix = "agones.dev/sdk-"
 // GameServer to RequestReady and then Ready (two watch lines); POST /allocate and an allocation
 // move it to Allocated; POST /reserve to Reserved; POST /shutdown to Shutdown. Shutdown and
 // Unhealthy are final: later state requests answer 200 and change nothing. Unhealthy comes from
-// CheckHealth (or AutoUnhealthy) when health pings stop.
+// CheckHealth (or AutoUnhealthy) when health pings stop. Reserve has no timer: the server stays
+// Reserved until the next state request.
+//
+// Labels and annotations set through the SDK get the prefix "agones.dev/sdk-". Lists and
+// Counters follow the SDK server's rules and answer its error messages (HTTP 500, gRPC code 2):
+// "not found. …", "already exists. …", "out of range. …" (a full List, a count outside
+// [0, capacity], a List capacity outside [0, 1000]). Unlike the real sidecar, which batches
+// List and Counter changes into the GameServer about once a second, the fake applies them at
+// once, and each change is one line on every watch stream.
 type Sidecar struct {
 	t       testing.TB
 	srv     *httptest.Server
