@@ -5,8 +5,10 @@
 // swagger definitions (sdk.swagger.json, beta.swagger.json), with net/http and encoding/json
 // only: the official Go SDK speaks gRPC and is not a dependency of ticksync.
 //
-// The sidecar may start after the game server, so every call retries connection failures (and
-// HTTP 503) with exponential backoff until its context ends. A call that reached the sidecar
+// The sidecar may start after the game server, so every call retries with exponential backoff,
+// until its context ends, while the sidecar cannot be reached or answers HTTP 503: a refused
+// connection always, a connection lost after the request went out only for the calls that are
+// safe to repeat (not AddListValue, RemoveListValue, IncrementCounter). A call that reached the sidecar
 // and was refused returns an *Error (HTTP 500 with a JSON body), which errors.Is classifies
 // with ErrNotFound, ErrValueExists, ErrValueMissing, ErrOutOfRange and ErrListFull. int64
 // values travel as JSON strings, as the sidecar's gRPC gateway writes them.
