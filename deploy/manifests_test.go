@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/cli"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -111,6 +113,50 @@ func TestManifests(t *testing.T) {
 	for _, v := range load(t).check() {
 		t.Error(v)
 	}
+}
+
+// TestArgsParse runs each container's args through the real command line (cli.Program.Run)
+// with -h appended: status 0 means every flag exists and every value parses (a duration, a
+// number), status 2 names the first that does not. A misspelt copy must fail, so -h cannot
+// hide an error.
+func TestArgsParse(t *testing.T) {
+	m := load(t)
+	run := func(args []string) (int, string) {
+		var out, errs bytes.Buffer
+		p := cli.Program{Name: "ticksync"}
+		code := p.Run(t.Context(), append(slices.Clone(args), "-h"), func(string) string { return "" }, &out, &errs)
+		return code, errs.String()
+	}
+	for _, d := range []doc{m.one("Fleet"), m.one("Deployment")} {
+		pod := obj(d.obj, "spec", "template", "spec")
+		if d.kind() == "Fleet" {
+			pod = obj(pod, "template", "spec")
+		}
+		args := strs(firstContainer(pod), "args")
+		if len(args) < 2 {
+			t.Fatalf("%s: args %q", d.file, args)
+		}
+		if code, stderr := run(args); code != 0 {
+			t.Errorf("%s: %q -h exits %d:\n%s", d.file, args, code, flagError(stderr))
+		}
+		broken := slices.Clone(args)
+		broken[1] += "x"
+		if code, _ := run(broken); code != 2 {
+			t.Errorf("%s: %q -h exits %d, want 2 for the unknown flag %s", d.file, broken, code, broken[1])
+		}
+	}
+}
+
+// flagError is the line of a command's stderr that names the flag error (it comes before the
+// usage text), else its last line.
+func flagError(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "flag") || strings.Contains(l, "invalid") {
+			return l
+		}
+	}
+	return lines[len(lines)-1]
 }
 
 // TestChecksCatchBreakage breaks one invariant at a time, in memory, and expects check to
