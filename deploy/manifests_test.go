@@ -127,12 +127,11 @@ func TestArgsParse(t *testing.T) {
 		code := p.Run(t.Context(), append(slices.Clone(args), "-h"), func(string) string { return "" }, &out, &errs)
 		return code, errs.String()
 	}
-	for _, d := range []doc{m.one("Fleet"), m.one("Deployment")} {
-		pod := obj(d.obj, "spec", "template", "spec")
-		if d.kind() == "Fleet" {
-			pod = obj(pod, "template", "spec")
-		}
-		args := strs(firstContainer(pod), "args")
+	for _, w := range []struct {
+		d   doc
+		pod map[string]any
+	}{{m.one("Fleet"), m.fleetPod()}, {m.one("Deployment"), obj(m.one("Deployment").obj, "spec", "template", "spec")}} {
+		d, args := w.d, strs(firstContainer(w.pod), "args")
 		if len(args) < 2 {
 			t.Fatalf("%s: args %q", d.file, args)
 		}
@@ -163,7 +162,7 @@ func flagError(s string) string {
 // name it: a check that passes everything would pass TestManifests too.
 func TestChecksCatchBreakage(t *testing.T) {
 	fleetContainer := func(m *manifests) map[string]any {
-		return list(m.one("Fleet").obj, "spec", "template", "spec", "template", "spec", "containers")[0].(map[string]any)
+		return firstContainer(m.fleetPod())
 	}
 	lobbyContainer := func(m *manifests) map[string]any {
 		return list(m.one("Deployment").obj, "spec", "template", "spec", "containers")[0].(map[string]any)
@@ -210,7 +209,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 			setArg(fleetContainer(m), "-max-rooms", "12")
 		}},
 		{"termination grace too short", "terminationGracePeriodSeconds", func(t *testing.T, m *manifests) {
-			obj(m.one("Fleet").obj, "spec", "template", "spec", "template", "spec")["terminationGracePeriodSeconds"] = 30
+			m.fleetPod()["terminationGracePeriodSeconds"] = 30
 		}},
 		{"drain grace too long", "terminationGracePeriodSeconds", func(t *testing.T, m *manifests) {
 			setArg(fleetContainer(m), "-drain-grace", "1m")
@@ -295,6 +294,11 @@ func (m *manifests) one(kind string) doc {
 	return doc{obj: map[string]any{}}
 }
 
+// fleetPod is the pod spec of the Fleet's game servers (spec.template.spec.template.spec).
+func (m *manifests) fleetPod() map[string]any {
+	return obj(m.one("Fleet").obj, "spec", "template", "spec", "template", "spec")
+}
+
 // allocation is the GameServerAllocation example whose spec has that field (lists: the new
 // room; containsValue: the find-room one).
 func (m *manifests) allocation(t *testing.T, field string) map[string]any {
@@ -335,7 +339,7 @@ func (m *manifests) check() []string {
 	}
 	fleet, lobby := m.one("Fleet"), m.one("Deployment")
 	gsSpec := obj(fleet.obj, "spec", "template", "spec")
-	fleetPod := obj(gsSpec, "template", "spec")
+	fleetPod := m.fleetPod()
 	lobbyPod := obj(lobby.obj, "spec", "template", "spec")
 	for _, p := range []struct {
 		d   doc
@@ -395,7 +399,7 @@ func (m *manifests) checkPod(c *checker, d doc, pod map[string]any) {
 		if v, ok := field(sc, "allowPrivilegeEscalation").(bool); !ok || v {
 			c.errorf("%s: allowPrivilegeEscalation is not false", name)
 		}
-		if img := str(ct, "image"); img != str(list(obj(m.one("Fleet").obj, "spec", "template", "spec", "template", "spec"), "containers")[0], "image") {
+		if img := str(ct, "image"); img != str(firstContainer(m.fleetPod()), "image") {
 			c.errorf("%s: image %q differs from the Fleet's: one image runs both", name, img)
 		}
 		for i, p := range list(ct, "ports") {
@@ -537,7 +541,7 @@ func (m *manifests) checkAllocations(c *checker, fleetName, listKey string) {
 func (m *manifests) checkLobby(c *checker, fleet, lobby doc, pod map[string]any) {
 	ct := firstContainer(pod)
 	sub, flags := parseArgs(c, lobby.file, list(ct, "args"))
-	_, serveFlags := parseArgs(c, fleet.file, list(firstContainer(obj(fleet.obj, "spec", "template", "spec", "template", "spec")), "args"))
+	_, serveFlags := parseArgs(c, fleet.file, list(firstContainer(m.fleetPod()), "args"))
 	if sub != "lobby" || flags["fleet"] != fleet.name() || flags["list"] != serveFlags["agones-list"] {
 		c.errorf("%s: the lobby runs %q -fleet %q -list %q, want lobby -fleet %q -list %q",
 			lobby.file, sub, flags["fleet"], flags["list"], fleet.name(), serveFlags["agones-list"])
