@@ -15,7 +15,7 @@ import (
 // WebSocket close codes (docs/protocol.md, "Close codes").
 const (
 	CodeNormal       = 1000 // normal leave
-	CodeGoingAway    = 1001 // server shutting down
+	CodeGoingAway    = 1001 // server shutting down or draining
 	CodeProtocol     = 1002 // protocol error (gws)
 	CodeUnsupported  = 1003 // text frame
 	CodeInvalidData  = 1007 // a text frame or close reason that is not UTF-8 (gws)
@@ -48,6 +48,9 @@ var (
 	ErrRoomExists   = errors.New("server: room exists")
 	ErrBadRoomID    = errors.New("server: bad room id (1-64 of A-Z a-z 0-9 - _ .)")
 	ErrShutdown     = errors.New("server: shutting down")
+	// ErrDraining refuses new rooms and new joins while the server drains (Server.Drain): 1001
+	// "server draining" on a connection, 503 on POST /rooms.
+	ErrDraining = errors.New("server: draining")
 
 	errMalformed    = errors.New("malformed message")
 	errTextFrame    = errors.New("binary frames only")
@@ -66,6 +69,7 @@ var (
 	errReplaced     = engine.ErrReplaced
 	errLeave        = errors.New("bye")
 	errRoomClosed   = errors.New("room closed")
+	errUnjoined     = errors.New(ReasonUnjoined) // RoomOptions.JoinDeadline passed with nobody in
 	errRoomFailed   = errors.New("internal error")
 	errGameRejected = errors.New("room cannot start")
 	errMatchOver    = errors.New("match over")
@@ -102,6 +106,8 @@ func closeFor(err error) (code uint16, reason string) {
 		code, reason = CodeNormal, "bye"
 	case errors.Is(err, ErrShutdown):
 		code, reason = CodeGoingAway, "server shutting down"
+	case errors.Is(err, ErrDraining):
+		code, reason = CodeGoingAway, "server draining"
 	case errors.Is(err, errTextFrame):
 		code, reason = CodeUnsupported, "binary frames only"
 	case errors.Is(err, errMalformed), errors.Is(err, errUnknownKind), errors.Is(err, errSeqRange),
@@ -113,7 +119,7 @@ func closeFor(err error) (code uint16, reason string) {
 	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded), errors.Is(err, errQuickPlayScope), errors.Is(err, errWrongGame),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):
 		code, reason = CodeUnauthorized, unwrapText(err)
-	case errors.Is(err, errRoomClosed):
+	case errors.Is(err, errRoomClosed), errors.Is(err, errUnjoined):
 		code, reason = CodeRoomClosed, "room closed"
 	case errors.Is(err, ErrServerFull):
 		code, reason = CodeServerFull, "server full"

@@ -133,6 +133,19 @@ type Config struct {
 	// default nil: none).
 	Replays *Replays
 
+	// OnRoomCreated, when set, is called with each new room once joins can find it (a join,
+	// quick play, POST /rooms or CreateRoom made it), on the creator's goroutine, outside the
+	// server's lock. OnRoomClosed is called when a room has stopped and left the server
+	// (disposed, closed, failed or shut down), on the room's goroutine with its tick lock held.
+	// OnPlayersChanged is called from a room's tick when its player count (Room.Players) has
+	// changed. None of them may block or call into the room (StateView, Tick): a fleet manager
+	// (package agonesmode) uses them to nudge its own goroutine. Hooks can arrive out of order
+	// across goroutines (a room closed at once may be reported closed before created): read
+	// Server.Rooms for the truth.
+	OnRoomCreated    func(*Room)
+	OnRoomClosed     func(*Room)
+	OnPlayersChanged func(*Room)
+
 	// Pprof serves net/http/pprof under /debug/pprof/ (off by default: it exposes internals).
 	Pprof bool
 

@@ -226,6 +226,8 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrServerFull), errors.Is(err, ErrShutdown):
 		s.reject(w, http.StatusServiceUnavailable, "room limit reached")
+	case errors.Is(err, ErrDraining):
+		s.reject(w, http.StatusServiceUnavailable, "server draining")
 	case errors.Is(err, ErrRoomExists):
 		s.reject(w, http.StatusConflict, "room exists")
 	case errors.Is(err, ErrUnknownGame):
@@ -342,10 +344,14 @@ func (s *Server) adminAllowed(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	closing := s.closing
+	closing, draining := s.closing, s.draining
 	s.mu.Unlock()
-	if closing {
+	switch {
+	case closing:
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	case draining:
+		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

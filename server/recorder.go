@@ -17,6 +17,11 @@ type Recorder interface {
 // the recording ends at the tick the room became empty (see TickData.Empty).
 const ReasonEmpty = "room empty"
 
+// ReasonUnjoined is the reason a room gives Recorder.Close when it is disposed because nobody
+// joined it within its join deadline (RoomOptions.JoinDeadline): the file recorder deletes
+// the recording, which holds nothing but idle ticks.
+const ReasonUnjoined = "nobody joined"
+
 // TickData is one tick as a recorder sees it. Its slices are the room's: none may be kept past
 // the call. State is the ring's immutable copy of the tick and stays valid until the ring wraps
 // (RoomInfo.Ring ticks later); a recorder that hashes or encodes it off the tick path must copy

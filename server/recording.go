@@ -539,6 +539,9 @@ func (r *fileRecorder) finish() error {
 	} else {
 		reason = r.reason // the loop ended on closing: Close set it before
 	}
+	if r.ioErr == nil && reason == ReasonUnjoined {
+		return r.discard()
+	}
 	if r.ioErr == nil && reason == ReasonEmpty {
 		r.trimEmptyTail()
 	}
@@ -573,6 +576,18 @@ func (r *fileRecorder) finish() error {
 		err = f
 	}
 	return err
+}
+
+// discard closes and deletes the recording of a room nobody joined (ReasonUnjoined): idle
+// ticks only, not worth a place among the -record-keep files.
+func (r *fileRecorder) discard() error {
+	err := errors.Join(r.f.Close(), os.Remove(r.path))
+	if err != nil {
+		r.log.Warn("recording: delete the recording of a room nobody joined", "err", err)
+		return fmt.Errorf("server: recording %s: discard: %w", r.name, err)
+	}
+	r.log.Info("recording deleted: nobody joined the room", "ticks", r.w.LastTick())
+	return nil
 }
 
 // trimEmptyTail cuts the file of a room disposed for emptiness back to the end of the tick at

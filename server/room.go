@@ -95,6 +95,9 @@ type Room struct {
 	// quick play counts them as taken seats, so two at once cannot both take the last one.
 	promised atomic.Int32
 	over     atomic.Bool // the game ended the match: quick play sends no one here
+	// lastTick is when the room last finished a tick (its creation before the first), in Unix
+	// nanoseconds of Config.Now: Server.Stalled reads it.
+	lastTick atomic.Int64
 
 	tickMu sync.Mutex // serializes ticks (the loop, or a test calling Tick)
 	// Everything below belongs to whoever holds tickMu.
@@ -114,6 +117,7 @@ type Room struct {
 	tickData   TickData // reused for every recorder call
 	pastFn     func() []*sim.State
 	overAt     time.Time    // when the game ended the match (zero while it goes on)
+	joinBy     time.Time    // RoomOptions.JoinDeadline: disposed if still unjoined then (zero: none, or someone came)
 	quickIn    int32        // quick-play joins handed to the engine this tick (released from promised once counted)
 	wk         *waker       // wakes writers off this goroutine; nil with ManualTicks (set before the loop starts)
 	marks      [8]writeMark // per tick mod 8, while measuring: when its frames were written
@@ -168,6 +172,7 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 		wake: make(chan struct{}, 1), done: make(chan struct{}), emptySince: now,
 	}
 	r.lapFn = r.lap
+	r.lastTick.Store(now.UnixNano())
 	r.clk = newClock(now, tickRate, cfg.MaxCatchup)
 	r.seats = cfg.MaxPlayers
 	if st, ok := g.(sim.Seater); ok && st.Seats() > 0 && st.Seats() < r.seats {
@@ -219,6 +224,20 @@ func (r *Room) StateView() sim.StateView {
 
 // Done is closed when the room has stopped.
 func (r *Room) Done() <-chan struct{} { return r.done }
+
+// Players returns the seats held after the room's last tick: connected players and those
+// within the reconnect grace (spectators not counted).
+func (r *Room) Players() int { return int(r.nPlayers.Load()) }
+
+// Spectators returns the spectators connected after the room's last tick.
+func (r *Room) Spectators() int { return int(r.nSpectators.Load()) }
+
+// TickRate returns the room's tick rate in Hz (the game's own, else Config.TickRate).
+func (r *Room) TickRate() int { return r.tickRate }
+
+// LastTick returns when the room last finished a tick (Config.Now's time; its creation before
+// the first).
+func (r *Room) LastTick() time.Time { return time.Unix(0, r.lastTick.Load()) }
 
 // enqueue hands a command to the room; false when the room has stopped.
 func (r *Room) enqueue(c roomCmd) bool {
@@ -300,7 +319,10 @@ func (r *Room) Tick() bool {
 		r.finish(err)
 		return false
 	}
-	return r.tick(r.cfg.Now(), 0)
+	now := r.cfg.Now()
+	ok := r.tick(now, 0)
+	r.lastTick.Store(now.UnixNano())
+	return ok
 }
 
 // tickOnce runs one tick under tickMu (the loop's path).
@@ -310,7 +332,9 @@ func (r *Room) tickOnce(now time.Time, late time.Duration) bool {
 	if r.stopped {
 		return false
 	}
-	return r.tick(now, late)
+	ok := r.tick(now, late)
+	r.lastTick.Store(now.UnixNano())
+	return ok
 }
 
 // tick is one turn of the corridor: the queued commands become engine events, the engine
@@ -349,7 +373,9 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 	r.carryOut(rd, now)
 	// Published before any frame leaves: a client that sees its first frame finds itself
 	// counted in GET /rooms.
-	r.nPlayers.Store(int32(r.eng.Players()))
+	if n := int32(r.eng.Players()); r.nPlayers.Swap(n) != n && r.cfg.OnPlayersChanged != nil {
+		r.cfg.OnPlayersChanged(r)
+	}
 	r.nSpectators.Store(int32(r.eng.Spectators()))
 	r.releasePromised()
 	r.handoff(rd, measuring)
@@ -382,8 +408,14 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 			r.finish(nil)
 			return false
 		}
+		if !r.joinBy.IsZero() && !now.Before(r.joinBy) {
+			r.log.Info("nobody joined by the deadline, disposed", "tick", tick)
+			r.finish(errUnjoined)
+			return false
+		}
 	} else {
 		r.emptySince = now
+		r.joinBy = time.Time{}
 	}
 	return true
 }
@@ -666,6 +698,9 @@ func (r *Room) finish(err error) {
 	r.eng.ReleaseSeats()
 	r.statSubs = nil
 	r.srv.removeRoom(r)
+	if h := r.cfg.OnRoomClosed; h != nil {
+		h(r) // before done: whoever waits for the room (Shutdown) finds the hook run
+	}
 	close(r.done)
 }
 

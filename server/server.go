@@ -42,6 +42,7 @@ type Server struct {
 	conns    map[*conn]struct{}
 	perIP    map[string]int
 	closing  bool
+	draining bool // Drain: no new rooms, no new joins (drain.go)
 	httpSrvs []*http.Server
 	connsWG  sync.WaitGroup
 
@@ -98,7 +99,17 @@ func (s *Server) CreateRoom(id, game string, config []byte) (*Room, error) {
 
 // createRoom is CreateRoom with the room's labels (checked by the caller) and a hook run on the
 // new room under the server lock, before any join can find it (quick play promises its seat).
+// Config.OnRoomCreated runs after, outside the lock.
 func (s *Server) createRoom(id, game string, config []byte, labels map[string]string, created func(*Room)) (*Room, error) {
+	r, err := s.addRoom(id, game, config, labels, created)
+	if err == nil && s.cfg.OnRoomCreated != nil {
+		s.cfg.OnRoomCreated(r)
+	}
+	return r, err
+}
+
+// addRoom makes and starts the room under the server lock: createRoom without the hook.
+func (s *Server) addRoom(id, game string, config []byte, labels map[string]string, created func(*Room)) (*Room, error) {
 	if id == "" {
 		id = rand.Text()[:10]
 	}
@@ -114,6 +125,8 @@ func (s *Server) createRoom(id, game string, config []byte, labels map[string]st
 	switch {
 	case s.closing:
 		return nil, ErrShutdown
+	case s.draining:
+		return nil, ErrDraining
 	case s.rooms[id] != nil:
 		return nil, fmt.Errorf("%w: %q", ErrRoomExists, id)
 	case len(s.rooms) >= s.cfg.MaxRooms:
@@ -210,6 +223,9 @@ func (s *Server) join(c *conn, j *pb.Join) error {
 	}
 	if cl == nil && len(j.GetMeta()) > s.cfg.MaxJoinMeta { // checked before a quick play promises a seat
 		return errMetaTooLong
+	}
+	if s.Draining() && !isResume(cl, j) {
+		return ErrDraining
 	}
 	if isReplayRoom(j.GetRoom()) && !j.GetQuickPlay() {
 		if cl != nil && cl.Room != j.GetRoom() && !(admin && cl.Room == auth.AnyRoom) {
