@@ -24,6 +24,7 @@ type serveFlags struct {
 	tlsCert, tlsKey                                      string
 	cfg                                                  server.Config
 	recordFlags
+	agones agonesFlags
 }
 
 func newServeFlags(fs *flag.FlagSet) *serveFlags {
@@ -67,6 +68,7 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	f.recordFlags.register(fs)
+	f.agones.register(fs)
 	return f
 }
 
@@ -77,7 +79,8 @@ func runServe(ctx context.Context, p *Program, args []string, env func(string) s
 Hosts rooms of this binary's games (`+strings.Join(p.Games.Names(), ", ")+`) over HTTP and
 WebSocket: /ws (subprotocol ticksync.v1), GET/POST /rooms, POST /admin/close, /healthz,
 /metrics, and the binary's pages, if any, at /.
-Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`, "", stderr)
+Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001); with -agones,
+SIGTERM drains first: no new rooms or joins, players finish for up to -drain-grace.`, "", stderr)
 	f := newServeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -97,6 +100,11 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 		return 2
 	}
 	cfg.Games, cfg.Pages = p.Games, p.pages()
+	fleet, err := f.agones.fleet(&cfg, env, log)
+	if err != nil {
+		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
+		return 2
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, p.Name+" serve: %v\n", err)
@@ -117,26 +125,31 @@ Prints the bound address on stdout. SIGINT/SIGTERM shut down gracefully (1001).`
 	if !isLoopback(addr) && f.tlsCert == "" {
 		log.Warn("plain HTTP on a non-loopback address: terminate TLS in front of the server")
 	}
+	if fleet != nil {
+		return serveAgones(ctx, fleet, srv, ln, f.tlsCert, f.tlsKey, log)
+	}
 	if code, done := serveUntil(ctx, log, func() error { return srv.ServeTLS(ln, f.tlsCert, f.tlsKey) }); !done {
 		return code
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// A second signal exits at once.
-	go func() {
-		sig := make(chan os.Signal, 1)
-		notifySecond(sig)
-		<-sig
-		log.Error("second signal: exiting now")
-		os.Exit(1)
-	}()
+	go exitOnSecondSignal(log)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return 1
 	}
 	log.Info("shut down cleanly")
 	return 0
+}
+
+// exitOnSecondSignal exits at once on the next SIGINT/SIGTERM (the first started the shutdown).
+func exitOnSecondSignal(log *slog.Logger) {
+	sig := make(chan os.Signal, 1)
+	notifySecond(sig)
+	<-sig
+	log.Error("second signal: exiting now")
+	os.Exit(1)
 }
 
 // config turns the flags into a server.Config, applying the auth-mode rules of docs/operations.md, "Auth modes".
