@@ -100,7 +100,7 @@ func serveAgones(ctx context.Context, fl *agonesmode.Fleet, srv *server.Server, 
 	}
 	switch {
 	case err != nil:
-		log.Error("agones: shutdown incomplete", "err", err)
+		log.Error("agones", "err", err) // a start that failed, or a drain or shutdown incomplete
 		return 1
 	case code != 0:
 		return code
