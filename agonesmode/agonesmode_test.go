@@ -258,7 +258,7 @@ func TestAllocationCreatesRoom(t *testing.T) {
 // TestUnjoinedRoomLeavesList: a room allocated for players who never come is disposed at the
 // join deadline and leaves the List; its recording is deleted. A room someone joined stays.
 func TestUnjoinedRoomLeavesList(t *testing.T) {
-	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.JoinDeadline = 300 * time.Millisecond })
+	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.JoinDeadline = 1500 * time.Millisecond })
 	e.waitGS("Ready", e.state(agones.StateReady))
 	e.allocate("kept", "")
 	e.allocate("lonely", "")
@@ -331,7 +331,7 @@ func TestIdleBackToReady(t *testing.T) {
 // the grace the rest get 1001 "server shutting down", the rooms leave the List, the counter
 // goes to 0, the recordings verify, and the SDK's Shutdown is called.
 func TestDrain(t *testing.T) {
-	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.DrainGrace = 700 * time.Millisecond })
+	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.DrainGrace = 3 * time.Second })
 	e.waitGS("Ready", e.state(agones.StateReady))
 	e.allocate("d", "")
 	require.Eventually(t, func() bool { _, ok := e.srv.Room("d"); return ok }, waitTimeout, time.Millisecond)
