@@ -377,7 +377,7 @@ func (f *Fleet) reconcile(now time.Time) (next time.Time) {
 			f.addValue(id)
 		}
 	}
-	next = earliest(next, f.syncCounter(now))
+	next = earliest(next, f.syncCounter(now, gs))
 	next = earliest(next, f.syncState(gs, now, len(held)))
 	return next
 }
@@ -424,13 +424,17 @@ func (f *Fleet) removeValue(id string) {
 	}
 }
 
-// syncCounter sends the player count when it changed, at most once per CounterEvery; it
-// returns when a change not sent yet is due.
-func (f *Fleet) syncCounter(now time.Time) time.Time {
+// syncCounter sends the player count (capped at the Counter's capacity, which Agones
+// enforces) when it changed, at most once per CounterEvery; it returns when a change not sent
+// yet is due.
+func (f *Fleet) syncCounter(now time.Time, gs *agones.GameServer) time.Time {
 	if f.cfg.Counter == "" {
 		return time.Time{}
 	}
 	n := int64(f.srv.Players())
+	if c, ok := gs.Status.Counters[f.cfg.Counter]; ok {
+		n = min(n, c.Capacity)
+	}
 	if n == f.sentCount {
 		return time.Time{}
 	}

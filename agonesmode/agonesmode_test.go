@@ -445,3 +445,23 @@ func pathsOf(reqs []agonestest.Request) []string {
 	}
 	return out
 }
+
+// TestCounterCappedAtCapacity: more players than the Counter's capacity set it to the
+// capacity, never to a count Agones refuses.
+func TestCounterCappedAtCapacity(t *testing.T) {
+	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.CounterEvery = time.Millisecond })
+	e.sc.Update(func(gs *agones.GameServer) { gs.Status.Counters["players"] = agones.CounterStatus{Capacity: 2} })
+	e.waitGS("Ready", e.state(agones.StateReady))
+	for range 3 {
+		e.join("full", true)
+	}
+	require.Eventually(t, func() bool { return e.srv.Players() == 3 }, waitTimeout, time.Millisecond)
+	e.waitGS("the counter at its capacity", func(gs agones.GameServer) bool { return gs.Status.Counters["players"].Count == 2 })
+	pings := e.sc.HealthPings() // the third player's update, if any, is long sent 5 pings (100 ms) later
+	require.NoError(t, e.sc.WaitRequests(ctxT(t), func(r []agonestest.Request) bool { return count(r, "POST", "/health") >= pings+5 }))
+	for _, r := range e.sc.Requests() {
+		if r.Path == "/v1beta1/counters/players" {
+			assert.NotContains(t, r.Body, `"3"`, "a count above the capacity was sent")
+		}
+	}
+}
