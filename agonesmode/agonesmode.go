@@ -69,6 +69,10 @@ type Config struct {
 	// CounterEvery is the least time between two Counter updates (1s): joins and leaves are
 	// batched, not sent one by one.
 	CounterEvery time.Duration
+	// AwaitRoom is how long a join naming a room this server does not hold waits for an
+	// allocation to bring it (2s): the lobby answers a player as soon as Agones has added the
+	// room to the List, which reaches this server a moment later.
+	AwaitRoom time.Duration
 	// DrainGrace is how long a drain waits for the players to leave before the shutdown (20s).
 	DrainGrace time.Duration
 	// ShutdownTimeout bounds the server's shutdown after the drain (10s).
@@ -99,6 +103,7 @@ func (c *Config) setDefaults() error {
 	def(&c.Health, 2*time.Second)
 	def(&c.Stall, time.Second)
 	def(&c.CounterEvery, time.Second)
+	def(&c.AwaitRoom, 2*time.Second)
 	def(&c.DrainGrace, 20*time.Second)
 	def(&c.ShutdownTimeout, 10*time.Second)
 	switch c.IdleAction {
@@ -129,6 +134,8 @@ type Fleet struct {
 	wake   chan struct{}       // cap 1: something changed
 	gs     *agones.GameServer  // the latest watched GameServer (nil before the first line)
 	closed map[string]struct{} // rooms closed since the last reconcile (OnRoomClosed)
+	live   map[string]bool     // rooms created and not closed (the hooks), for AwaitRoom
+	born   chan struct{}       // closed and replaced whenever a room is created
 
 	// Run's goroutine only.
 	srv       *server.Server
@@ -147,7 +154,8 @@ func New(cfg Config) (*Fleet, error) {
 		return nil, err
 	}
 	return &Fleet{cfg: cfg, log: cfg.Logger.With("agones", true), sdk: cfg.Client, wake: make(chan struct{}, 1),
-		closed: map[string]struct{}{}, tomb: map[string]time.Time{}, added: map[string]bool{}, sentCount: -1}, nil
+		closed: map[string]struct{}{}, live: map[string]bool{}, born: make(chan struct{}),
+		tomb: map[string]time.Time{}, added: map[string]bool{}, sentCount: -1}, nil
 }
 
 // Hook sets the room hooks of sc (keeping any already there) so the fleet hears of every room
@@ -161,14 +169,50 @@ func (f *Fleet) Hook(sc *server.Config) {
 			fn(r)
 		}
 	}
-	sc.OnRoomCreated = chain(sc.OnRoomCreated, func(*server.Room) { f.nudge() })
+	sc.OnRoomCreated = chain(sc.OnRoomCreated, func(r *server.Room) {
+		f.mu.Lock()
+		f.live[r.ID()] = true
+		close(f.born)
+		f.born = make(chan struct{})
+		f.mu.Unlock()
+		f.nudge()
+	})
 	sc.OnPlayersChanged = chain(sc.OnPlayersChanged, func(*server.Room) { f.nudge() })
 	sc.OnRoomClosed = chain(sc.OnRoomClosed, func(r *server.Room) {
 		f.mu.Lock()
 		f.closed[r.ID()] = struct{}{}
+		delete(f.live, r.ID())
 		f.mu.Unlock()
 		f.nudge()
 	})
+	sc.AwaitRoom = f.awaitRoom
+}
+
+// awaitRoom waits, at most AwaitRoom, for room id to be created here (server.Config.AwaitRoom):
+// a player the lobby sent as soon as the allocation added id to the List may arrive before the
+// watch brings the change. It also reads the GameServer once, in case the watch lags behind
+// the sidecar.
+func (f *Fleet) awaitRoom(id string) bool {
+	deadline := time.NewTimer(f.cfg.AwaitRoom)
+	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.AwaitRoom)
+	defer cancel()
+	if gs, err := f.sdk.GameServer(ctx); err == nil && slices.Contains(gs.Status.Lists[f.cfg.List].Values, id) {
+		f.setGS(gs)
+	}
+	for {
+		f.mu.Lock()
+		ok, born := f.live[id], f.born
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-born:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 // nudge wakes Run's loop; it never blocks.

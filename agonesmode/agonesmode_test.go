@@ -257,6 +257,38 @@ func TestAllocationCreatesRoom(t *testing.T) {
 
 // TestUnjoinedRoomLeavesList: a room allocated for players who never come is disposed at the
 // join deadline and leaves the List; its recording is deleted. A room someone joined stays.
+// TestJoinBeforeTheWatch: a player the lobby sends at once may join before the watch brings
+// the allocation; the join waits (AwaitRoom) and gets the room instead of 4004. A room no
+// allocation brings is still 4004, after the wait.
+func TestJoinBeforeTheWatch(t *testing.T) {
+	e := startFleet(t, func(fc *agonesmode.Config, _ *server.Config) { fc.AwaitRoom = waitTimeout })
+	e.waitGS("Ready", e.state(agones.StateReady))
+	reads := count(e.sc.Requests(), "GET", "/gameserver")
+	joined := make(chan error, 1)
+	go func() {
+		c, err := e.dial(client.Options{Room: "early"})
+		if err == nil {
+			t.Cleanup(func() { _ = c.Close() })
+		}
+		joined <- err
+	}()
+	// The join is waiting once it has read the GameServer; only then does the allocation land.
+	require.NoError(t, e.sc.WaitRequests(ctxT(t), func(reqs []agonestest.Request) bool {
+		return count(reqs, "GET", "/gameserver") > reads
+	}))
+	_, ok := e.srv.Room("early")
+	require.False(t, ok, "no room before the allocation")
+	e.allocate("early", "")
+	require.NoError(t, <-joined)
+
+	e2 := startFleet(t, func(fc *agonesmode.Config, _ *server.Config) { fc.AwaitRoom = 50 * time.Millisecond })
+	e2.waitGS("Ready", e2.state(agones.StateReady))
+	_, err := e2.dial(client.Options{Room: "never"})
+	var ce *client.CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, uint16(4004), ce.Code)
+}
+
 func TestUnjoinedRoomLeavesList(t *testing.T) {
 	e := startFleet(t, func(c *agonesmode.Config, _ *server.Config) { c.JoinDeadline = 1500 * time.Millisecond })
 	e.waitGS("Ready", e.state(agones.StateReady))

@@ -17,11 +17,11 @@ import (
 
 // agonesFlags are serve's Agones flags (docs/operations.md, "Run under Agones").
 type agonesFlags struct {
-	on                       bool
-	sdk, list, counter, game string
-	joinDeadline, idle       time.Duration
-	idleAction               string
-	health, drainGrace       time.Duration
+	on                            bool
+	sdk, list, counter, game      string
+	joinDeadline, idle, awaitRoom time.Duration
+	idleAction                    string
+	health, drainGrace            time.Duration
 }
 
 func (f *agonesFlags) register(fs *flag.FlagSet) {
@@ -31,6 +31,7 @@ func (f *agonesFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.counter, "agones-counter", "players", "GameServer counter following the players count (\"\": none)")
 	fs.StringVar(&f.game, "agones-game", "", "`game` of the rooms allocations create (default: the binary's only game)")
 	fs.DurationVar(&f.joinDeadline, "agones-join-deadline", 30*time.Second, "a room an allocation created is disposed when nobody joined it within this")
+	fs.DurationVar(&f.awaitRoom, "agones-await-room", 2*time.Second, "a join naming a room this server does not hold waits this long for an allocation to bring it (the lobby answers before the server hears of the room)")
 	fs.DurationVar(&f.idle, "agones-idle", 60*time.Second, "an Allocated server holding no room this long takes -agones-idle-action")
 	fs.StringVar(&f.idleAction, "agones-idle-action", agonesmode.IdleReady, "`action` of an idle Allocated server: ready (back to Ready) or shutdown")
 	fs.DurationVar(&f.health, "agones-health", 2*time.Second, "health ping interval (keep it below the fleet's health.periodSeconds); pings stop while a room has not ticked for a second")
@@ -60,7 +61,7 @@ func (f *agonesFlags) fleet(cfg *server.Config, env func(string) string, log *sl
 	}
 	fl, err := agonesmode.New(agonesmode.Config{
 		Client: client, List: f.list, Counter: f.counter, Game: game, Capacity: int64(cfg.MaxRooms),
-		JoinDeadline: f.joinDeadline, Idle: f.idle, IdleAction: f.idleAction, Health: f.health,
+		JoinDeadline: f.joinDeadline, AwaitRoom: f.awaitRoom, Idle: f.idle, IdleAction: f.idleAction, Health: f.health,
 		DrainGrace: f.drainGrace, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log, Now: cfg.Now,
 	})
 	if err != nil {

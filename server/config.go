@@ -145,6 +145,13 @@ type Config struct {
 	OnRoomCreated    func(*Room)
 	OnRoomClosed     func(*Room)
 	OnPlayersChanged func(*Room)
+	// AwaitRoom, when set, is asked when a join names a room this server does not hold (and
+	// does not create it): it may wait, a bounded while, for the room to appear, and reports
+	// whether to look again. Agones mode uses it for a room an allocation has just added to the
+	// GameServer's list, which the server's watch has not delivered yet: the player the lobby
+	// sent at once then joins instead of getting 4004. It runs on the joining connection's read
+	// goroutine.
+	AwaitRoom func(id string) bool
 
 	// Pprof serves net/http/pprof under /debug/pprof/ (off by default: it exposes internals).
 	Pprof bool

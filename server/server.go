@@ -289,9 +289,12 @@ func (s *Server) roomFor(cl *auth.Claims, j *pb.Join) (*Room, error) {
 		}
 		return s.quickPlay(game, j.GetLabels(), j.GetConfig())
 	}
+	canCreate := j.GetCreateIfMissing() && (s.cfg.Auth == AuthAnonymous || admin)
 	r, ok := s.Room(j.GetRoom())
+	if !ok && !canCreate && j.GetRoom() != "" && s.cfg.AwaitRoom != nil && s.cfg.AwaitRoom(j.GetRoom()) {
+		r, ok = s.Room(j.GetRoom())
+	}
 	if !ok {
-		canCreate := j.GetCreateIfMissing() && (s.cfg.Auth == AuthAnonymous || admin)
 		if !canCreate || j.GetRoom() == "" {
 			return nil, ErrRoomNotFound
 		}
