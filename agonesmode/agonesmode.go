@@ -38,6 +38,11 @@ const (
 // the List: a watch line written before its removal may still be on its way.
 const tombTTL = 10 * time.Second
 
+// DrainingLabel is the SDK label a draining server sets; on the GameServer it reads
+// "agones.dev/sdk-draining": "true" (Agones prefixes SDK labels). New-room allocations exclude
+// it (matchExpressions DoesNotExist), so a draining server gets no new room.
+const DrainingLabel = "draining"
+
 // callTimeout bounds one sidecar call of the reconcile loop (the client retries within it).
 const callTimeout = 5 * time.Second
 
@@ -325,6 +330,9 @@ func (f *Fleet) wait(ctx context.Context, next, now time.Time) bool {
 func (f *Fleet) drain(ctx context.Context) error {
 	cfg := &f.cfg
 	f.srv.Drain()
+	// Label the GameServer (agones.dev/sdk-draining): the lobby's allocations of new rooms
+	// skip servers that carry it, so a draining server is not handed a room it would refuse.
+	f.call("label the GameServer draining", func(ctx context.Context) error { return f.sdk.SetLabel(ctx, DrainingLabel, "true") })
 	f.log.Info("agones: draining", "players", f.srv.Players(), "grace", cfg.DrainGrace)
 	f.loop(ctx, cfg.Now().Add(cfg.DrainGrace))
 	f.log.Info("agones: drained; shutting down", "players_left", f.srv.Players())

@@ -378,6 +378,9 @@ func TestDrain(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "draining\n", string(body))
+	e.waitGS("labelled draining, so the lobby allocates no new room here", func(gs agones.GameServer) bool {
+		return gs.ObjectMeta.Labels["agones.dev/sdk-"+agonesmode.DrainingLabel] == "true"
+	})
 
 	_, err = e.dial(client.Options{Room: "d"})
 	var ce *client.CloseError

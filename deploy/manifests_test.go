@@ -522,6 +522,13 @@ func (m *manifests) checkAllocations(c *checker, fleetName, listKey string) {
 			if n, _ := num(s, "lists", listKey, "minAvailable"); n < 1 {
 				bad("new-room selector without lists.%s.minAvailable >= 1", listKey)
 			}
+			// A draining server labels itself (agonesmode.DrainingLabel, SDK-prefixed).
+			exprs := list(s, "matchExpressions")
+			if !slices.ContainsFunc(exprs, func(e any) bool {
+				return str(e, "key") == "agones.dev/sdk-draining" && str(e, "operator") == "DoesNotExist"
+			}) {
+				bad("new-room selector must skip draining servers (matchExpressions: agones.dev/sdk-draining DoesNotExist)")
+			}
 		}
 		prio := list(spec, "priorities")
 		if len(prio) != 1 || str(prio[0], "type") != "List" || str(prio[0], "key") != listKey || str(prio[0], "order") != "Ascending" {

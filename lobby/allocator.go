@@ -35,9 +35,19 @@ type AllocationSpec struct {
 // Selector chooses GameServers by label, state and list contents.
 type Selector struct {
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// MatchExpressions are label requirements (the lobby's: not draining).
+	MatchExpressions []LabelRequirement `json:"matchExpressions,omitempty"`
 	// GameServerState is "Ready" (the API's default) or "Allocated".
 	GameServerState string                  `json:"gameServerState,omitempty"`
 	Lists           map[string]ListSelector `json:"lists,omitempty"`
+}
+
+// LabelRequirement is a Kubernetes label selector requirement: Operator In, NotIn, Exists or
+// DoesNotExist on Key.
+type LabelRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
 }
 
 // ListSelector matches a GameServer's list by free capacity or by a value it holds.

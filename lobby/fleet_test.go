@@ -69,8 +69,8 @@ func TestFleet(t *testing.T) {
 	assert.Equal(t, agonestest.AllocationPath("games"), reqs[0].Path)
 	assert.JSONEq(t, `{"apiVersion":"allocation.agones.dev/v1","kind":"GameServerAllocation","spec":{
 		"selectors":[
-			{"matchLabels":{"agones.dev/fleet":"ticksync"},"gameServerState":"Allocated","lists":{"rooms":{"minAvailable":1}}},
-			{"matchLabels":{"agones.dev/fleet":"ticksync"},"gameServerState":"Ready","lists":{"rooms":{"minAvailable":1}}}],
+			{"matchLabels":{"agones.dev/fleet":"ticksync"},"matchExpressions":[{"key":"agones.dev/sdk-draining","operator":"DoesNotExist"}],"gameServerState":"Allocated","lists":{"rooms":{"minAvailable":1}}},
+			{"matchLabels":{"agones.dev/fleet":"ticksync"},"matchExpressions":[{"key":"agones.dev/sdk-draining","operator":"DoesNotExist"}],"gameServerState":"Ready","lists":{"rooms":{"minAvailable":1}}}],
 		"priorities":[{"type":"List","key":"rooms","order":"Ascending"}],
 		"lists":{"rooms":{"addValues":["`+r1.Room+`"]}},
 		"metadata":{"annotations":{"config.ticksync.dev/`+r1.Room+`":"{\"world\":300,\"npcs\":3}"}}}}`, reqs[0].Body)
@@ -184,4 +184,25 @@ func TestFleetContention(t *testing.T) {
 	assert.Equal(t, "1", h.Get("Retry-After"))
 	assert.Equal(t, int32(-95), seen.Load(), "5 attempts")
 	assert.True(t, strings.Contains(body, "busy"), body)
+}
+
+// TestFleetSkipsDrainingServers: a server that labelled itself draining (agonesmode, on
+// SIGTERM) gets no new room, even when it is the fullest with a free slot; its rooms are still
+// found.
+func TestFleetSkipsDrainingServers(t *testing.T) {
+	gsA := gameServer(t, "gs-a", "10.0.0.1", 7001, 4)
+	gsB := gameServer(t, "gs-b", "10.0.0.2", 7002, 4)
+	fake := agonestest.NewAllocator(t, "games", gsA, gsB)
+	base, _ := newLobby(t, fleetAllocator(fake.URL()), nil)
+	code, b, _ := call(t, http.MethodPost, base+"/v1/rooms", "")
+	require.Equal(t, http.StatusCreated, code, b)
+	first, _ := decodeRoom(t, b)
+	assert.Equal(t, "ws://10.0.0.1:7001/ws", first.URL)
+	gsA.Update(func(gs *agones.GameServer) { gs.ObjectMeta.Labels[DrainingLabel] = "true" })
+	code, b, _ = call(t, http.MethodPost, base+"/v1/rooms", "")
+	require.Equal(t, http.StatusCreated, code, b)
+	second, _ := decodeRoom(t, b)
+	assert.Equal(t, "ws://10.0.0.2:7002/ws", second.URL, "not the draining server, though it is the fullest")
+	code, b, _ = call(t, http.MethodGet, base+"/v1/rooms/"+first.Room, "")
+	require.Equal(t, http.StatusOK, code, b)
 }

@@ -46,6 +46,10 @@ const ConfigAnnotationPrefix = "config.ticksync.dev/"
 // FleetLabel is the label Agones puts on a fleet's GameServers.
 const FleetLabel = "agones.dev/fleet"
 
+// DrainingLabel is the label a draining game server sets through the SDK (agonesmode; Agones
+// prefixes SDK labels with agones.dev/sdk-): new rooms are not allocated on it.
+const DrainingLabel = "agones.dev/sdk-draining"
+
 // MaxConfigBytes bounds a room's config (compacted JSON): it rides in an annotation, and every
 // room's config stays on its GameServer for the room's life.
 const MaxConfigBytes = 4 << 10
@@ -167,9 +171,11 @@ func (l *Lobby) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := NewRoomID()
+	// A draining server (its SDK label agones.dev/sdk-draining) takes no new room.
+	notDraining := []LabelRequirement{{Key: DrainingLabel, Operator: "DoesNotExist"}}
 	spec := l.selectorSpec(
-		Selector{GameServerState: StateAllocated, Lists: map[string]ListSelector{l.cfg.List: {MinAvailable: 1}}},
-		Selector{GameServerState: "Ready", Lists: map[string]ListSelector{l.cfg.List: {MinAvailable: 1}}},
+		Selector{GameServerState: StateAllocated, MatchExpressions: notDraining, Lists: map[string]ListSelector{l.cfg.List: {MinAvailable: 1}}},
+		Selector{GameServerState: "Ready", MatchExpressions: notDraining, Lists: map[string]ListSelector{l.cfg.List: {MinAvailable: 1}}},
 	)
 	spec.Priorities = []Priority{{Type: "List", Key: l.cfg.List, Order: "Ascending"}}
 	spec.Lists = map[string]ListAction{l.cfg.List: {AddValues: []string{id}}}
