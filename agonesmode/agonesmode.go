@@ -247,14 +247,17 @@ func (f *Fleet) Run(ctx context.Context, srv *server.Server) error {
 
 	// The watch and the pings outlive ctx: they go on through the drain.
 	live, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(2)
+	pinging, stopPings := context.WithCancel(live)
+	var wg, pings sync.WaitGroup
+	wg.Add(1)
+	pings.Add(1)
 	go func() { defer wg.Done(); _ = f.sdk.Watch(live, f.setGS) }()
-	go func() { defer wg.Done(); f.healthLoop(live) }()
-	defer func() { stop(); wg.Wait() }()
+	go func() { defer pings.Done(); f.healthLoop(pinging) }()
+	defer func() { stop(); wg.Wait(); pings.Wait() }()
 
 	f.loop(ctx, time.Time{})
-	return f.drain(live)
+	// The pings stop before the SDK's Shutdown, which must be the last call.
+	return f.drain(live, func() { stopPings(); pings.Wait() })
 }
 
 // start reads the GameServer, checks its List and Counter, sets the List's capacity and calls
@@ -326,8 +329,9 @@ func (f *Fleet) wait(ctx context.Context, next, now time.Time) bool {
 	return true
 }
 
-// drain is SIGTERM's path (docs/operations.md, "Drain").
-func (f *Fleet) drain(ctx context.Context) error {
+// drain is SIGTERM's path (docs/operations.md, "Drain"); stopPings ends the health pings before
+// the SDK's Shutdown, which is the last call.
+func (f *Fleet) drain(ctx context.Context, stopPings func()) error {
 	cfg := &f.cfg
 	f.srv.Drain()
 	// Label the GameServer (agones.dev/sdk-draining): the lobby's allocations of new rooms
@@ -341,6 +345,7 @@ func (f *Fleet) drain(ctx context.Context) error {
 	cancel()
 	f.sentAt = time.Time{} // the Counter's 0 goes out now
 	f.reconcile(cfg.Now())
+	stopPings()
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	if serr := f.sdk.Shutdown(cctx); serr != nil {
