@@ -75,17 +75,11 @@ SIGINT/SIGTERM stop it gracefully.`, "", stderr)
 	fmt.Fprintf(stdout, "%s lobby serving on http://%s (fleet %s, namespace %s)\n", p.Name, bound, *fleet, alloc.Namespace)
 	log.Info("lobby serving", "addr", bound, "fleet", *fleet, "namespace", alloc.Namespace, "allocator", alloc.URL)
 	srv := &http.Server{Handler: l, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 8 << 10}
-	if code, done := serveUntil(ctx, log, func() error { return srv.Serve(ln) }); !done {
-		return code
+	code := serveThenStop(ctx, log, func() error { return srv.Serve(ln) }, srv.Shutdown)
+	if code == 0 {
+		log.Info("lobby shut down cleanly")
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown incomplete", "err", err)
-		return 1
-	}
-	log.Info("lobby shut down cleanly")
-	return 0
+	return code
 }
 
 // allocator is the lobby's allocation client: the pod's cluster without url, else url as is

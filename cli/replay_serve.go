@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"time"
 
 	"github.com/ticksync/ticksync/server"
 	"github.com/ticksync/ticksync/sim/replay"
@@ -65,16 +64,7 @@ on a loopback address. Prints the bound address on stdout; SIGINT/SIGTERM stop i
 	bound := ln.Addr().String()
 	fmt.Fprintf(stdout, "%s serving on http://%s (auth anonymous; viewer at http://%s/replay)\n", p.Name, bound, bound)
 	log.Info("serving replays", "addr", bound, "files", len(fs.Args()))
-	if code, done := serveUntil(ctx, log, func() error { return srv.Serve(ln) }); !done {
-		return code
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown incomplete", "err", err)
-		return 1
-	}
-	return 0
+	return serveThenStop(ctx, log, func() error { return srv.Serve(ln) }, srv.Shutdown)
 }
 
 // checkRecording opens a recording, so a wrong path fails at start rather than in the viewer.

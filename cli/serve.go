@@ -233,6 +233,21 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
+// serveThenStop runs serve until it fails or ctx ends (serveUntil); then stop, bounded to 10 s.
+// It returns the exit status: 0 after a clean stop, 1 after a failure of either.
+func serveThenStop(ctx context.Context, log *slog.Logger, serve func() error, stop func(context.Context) error) int {
+	if code, done := serveUntil(ctx, log, serve); !done {
+		return code
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := stop(sctx); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return 1
+	}
+	return 0
+}
+
 // serveUntil runs serve until it returns (status 1 for a failure, 0 once the server was closed)
 // or ctx ends (done: the caller shuts the server down; serve's result is then not awaited).
 func serveUntil(ctx context.Context, log *slog.Logger, serve func() error) (code int, done bool) {
