@@ -84,7 +84,7 @@ func (p *Program) commands() []Command {
 		{"token", "mint an HMAC token for a room", func(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 			return runToken(p, args, env, stdout, stderr)
 		}},
-		{"replay", "inspect, verify or serve recordings (info, verify, serve)", func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+		{"replay", "inspect, verify, dump or serve recordings (info, verify, dump, serve)", func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 			return runReplay(ctx, p, args, stdout, stderr)
 		}},
 		{"lobby", "the room directory of a fleet on Agones (docs/fleet.md)", func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
