@@ -319,10 +319,7 @@ func (r *Room) Tick() bool {
 		r.finish(err)
 		return false
 	}
-	now := r.cfg.Now()
-	ok := r.tick(now, 0)
-	r.lastTick.Store(now.UnixNano())
-	return ok
+	return r.tick(r.cfg.Now(), 0)
 }
 
 // tickOnce runs one tick under tickMu (the loop's path).
@@ -332,9 +329,7 @@ func (r *Room) tickOnce(now time.Time, late time.Duration) bool {
 	if r.stopped {
 		return false
 	}
-	ok := r.tick(now, late)
-	r.lastTick.Store(now.UnixNano())
-	return ok
+	return r.tick(now, late)
 }
 
 // tick is one turn of the corridor: the queued commands become engine events, the engine
@@ -349,6 +344,7 @@ func (r *Room) tick(now time.Time, late time.Duration) (ok bool) {
 			r.finish(errRoomFailed)
 			ok = false
 		}
+		r.lastTick.Store(now.UnixNano()) // Server.Stalled: this turn has finished
 	}()
 	if !r.overAt.IsZero() {
 		return r.afterMatch(now)
