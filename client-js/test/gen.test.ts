@@ -15,12 +15,11 @@ import type { Schema } from "../src/index.js";
 import * as arena from "../demo/gen/arena.js";
 import * as skirmish from "../../examples/skirmish/page/gen/skirmish.js";
 import { DEFAULT_WORLD, worldOf } from "../demo/arena.js";
-import { encodeFrame, readJSON, repoRoot } from "./helpers";
+import { b64, encodeFrame, readJSON, repoRoot } from "./helpers";
 
 /** wire reads a game's welcome schemas from its committed predict vectors (first match). */
 function wire(path: string): { state: StateSchema; input: InputSchema } {
   const v = readJSON(resolve(repoRoot, path)) as { matches: { state_schema: string; input_schema: string }[] };
-  const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
   return { state: fromBinary(StateSchemaSchema, b64(v.matches[0].state_schema)), input: fromBinary(InputSchemaSchema, b64(v.matches[0].input_schema)) };
 }
 

@@ -11,7 +11,7 @@ import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import { hashHex } from "../src/hash";
 import { Mirror } from "../src/mirror";
 import { compileSchema } from "../src/schema";
-import { arenaProto, encodeFrame, frameBytes, mirrorRows, modelHash, modelRows, readJSON, repoRoot, stateSchema } from "./helpers";
+import { arenaProto, b64, encodeFrame, frameBytes, mirrorRows, modelHash, modelRows, readJSON, repoRoot, stateSchema } from "./helpers";
 import type { ModelState } from "./helpers";
 
 /** GoldenDoc is the file's format. */
@@ -32,7 +32,6 @@ interface GoldenDoc {
 }
 
 const goldenPath = resolve(repoRoot, "sim/testdata/golden/frames.json");
-const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 
 /** checkGolden applies every scenario's frames with one decoder and checks state and hash after each. */
 function checkGolden(doc: GoldenDoc, kind: "hand" | "protobuf-es"): number {

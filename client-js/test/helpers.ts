@@ -18,6 +18,9 @@ import { Fnv64 } from "../src/hash";
 /** repoRoot is the repository root: client-js/.. (tests run from client-js/build/test/). */
 export const repoRoot: string = process.env.TICKSYNC_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
+/** b64 decodes standard base64 (Go's encoding/json bytes in the golden and vector files). */
+export const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
+
 /** readJSON reads a JSON file. */
 export function readJSON(path: string): unknown {
   return JSON.parse(readFileSync(path, "utf8")) as unknown;
