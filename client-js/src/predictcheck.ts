@@ -7,7 +7,7 @@ import { HandDecoder } from "./decode.js";
 import { InputSchemaSchema, StateSchemaSchema } from "./gen/ticksync/v1/schema_pb.js";
 import { Mirror } from "./mirror.js";
 import type { PredictContext, PredictStep } from "./predict.js";
-import { compileSchema } from "./schema.js";
+import { compileSchema, dequantize } from "./schema.js";
 import type { ClassInfo, FieldInfo, Schema } from "./schema.js";
 
 /** PREDICT_VECTORS_FORMAT is the format checkPredict reads (simtest.PredictVectorsFormat). */
@@ -203,7 +203,7 @@ function checkMatch(m: PredictVectorsMatch, step: PredictStep, opts: CheckPredic
       for (const f of fields) {
         const want = mirror.raw(p.entity, f.col);
         if (got.row[f.col] === want) continue;
-        const show = (x: number) => (f.kind === "fixed" ? String(x / f.scale) : String(x));
+        const show = (x: number) => String(dequantize(f, x));
         const ts = got.row[f.col];
         const raw = f.kind === "fixed" ? ` (raw ${want}, ${ts})` : "";
         return {
