@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -112,7 +113,7 @@ func recordMatch(m PredictMatch) (vectorMatch, error) {
 			return vectorMatch{}, fmt.Errorf("tick %d: %w", t, err)
 		}
 		for _, in := range inputs {
-			if in.Kind == sim.InputJoin && !contains(seated, in.Player) {
+			if in.Kind == sim.InputJoin && !slices.Contains(seated, in.Player) {
 				seated = append(seated, in.Player)
 			}
 		}
@@ -172,15 +173,6 @@ func admit(w *sim.World, filter sim.JoinFilter, script []sim.Input) ([]sim.Input
 		out = append(out, in)
 	}
 	return out, moves, nil
-}
-
-func contains(ps []uint32, p uint32) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 func leaves(inputs []sim.Input, p uint32) bool {
