@@ -35,6 +35,9 @@ const (
 	ReplayAction_REPLAY_ACTION_SPEED ReplayAction = 3
 	// REPLAY_ACTION_SEEK jumps to seek_tick; the next frame is a full snapshot of that tick.
 	ReplayAction_REPLAY_ACTION_SEEK ReplayAction = 4
+	// REPLAY_ACTION_FOLLOW shows what player follow sees (0: the whole world), from the next
+	// frame on; needs Join.views in a game with views.
+	ReplayAction_REPLAY_ACTION_FOLLOW ReplayAction = 5
 )
 
 // Enum value maps for ReplayAction.
@@ -45,6 +48,7 @@ var (
 		2: "REPLAY_ACTION_PAUSE",
 		3: "REPLAY_ACTION_SPEED",
 		4: "REPLAY_ACTION_SEEK",
+		5: "REPLAY_ACTION_FOLLOW",
 	}
 	ReplayAction_value = map[string]int32{
 		"REPLAY_ACTION_UNSPECIFIED": 0,
@@ -52,6 +56,7 @@ var (
 		"REPLAY_ACTION_PAUSE":       2,
 		"REPLAY_ACTION_SPEED":       3,
 		"REPLAY_ACTION_SEEK":        4,
+		"REPLAY_ACTION_FOLLOW":      5,
 	}
 )
 
@@ -314,7 +319,13 @@ type Join struct {
 	// labels are the room's labels (at most 16; keys 1-32 bytes of A-Z a-z 0-9 - _ ., values at
 	// most 64 bytes; else close 1008): with quick_play, the pairs a room must carry; on a join that
 	// creates the room, the labels it gets. GET /rooms lists them.
-	Labels        map[string]string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// views says this client applies Frame.pieces (docs/protocol.md, "Views"). A player or a
+	// following spectator joining a room whose game has views without it closes with 1008
+	// "client cannot apply views"; a spectator of the whole world needs no pieces.
+	Views bool `protobuf:"varint,11,opt,name=views,proto3" json:"views,omitempty"`
+	// follow makes a spectator see what player follow sees (its view), 0: the whole world.
+	Follow        uint32 `protobuf:"varint,12,opt,name=follow,proto3" json:"follow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +428,20 @@ func (x *Join) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *Join) GetViews() bool {
+	if x != nil {
+		return x.Views
+	}
+	return false
+}
+
+func (x *Join) GetFollow() uint32 {
+	if x != nil {
+		return x.Follow
+	}
+	return 0
 }
 
 // Input is one input of the player. The server stamps the player from the connection.
@@ -599,7 +624,9 @@ type ReplayControl struct {
 	// speed_pct is the playback speed in percent of real time (25..800).
 	SpeedPct uint32 `protobuf:"varint,2,opt,name=speed_pct,json=speedPct,proto3" json:"speed_pct,omitempty"`
 	// seek_tick is the tick to jump to (clamped to the recording's range).
-	SeekTick      uint32 `protobuf:"varint,3,opt,name=seek_tick,json=seekTick,proto3" json:"seek_tick,omitempty"`
+	SeekTick uint32 `protobuf:"varint,3,opt,name=seek_tick,json=seekTick,proto3" json:"seek_tick,omitempty"`
+	// follow is the player whose view REPLAY_ACTION_FOLLOW shows (0: the whole world).
+	Follow        uint32 `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +678,13 @@ func (x *ReplayControl) GetSpeedPct() uint32 {
 func (x *ReplayControl) GetSeekTick() uint32 {
 	if x != nil {
 		return x.SeekTick
+	}
+	return 0
+}
+
+func (x *ReplayControl) GetFollow() uint32 {
+	if x != nil {
+		return x.Follow
 	}
 	return 0
 }
@@ -839,7 +873,12 @@ type Welcome struct {
 	// replay says the session plays a recording (ReplayControl applies).
 	Replay bool `protobuf:"varint,12,opt,name=replay,proto3" json:"replay,omitempty"`
 	// resumed says this join resumed an existing seat (the same player id as before).
-	Resumed       bool `protobuf:"varint,13,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	Resumed bool `protobuf:"varint,13,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	// grid is the room's view grid when its game has views (each client then holds only the
+	// entities in the cells it sees; frames carry pieces); unset otherwise.
+	Grid *ViewGrid `protobuf:"bytes,14,opt,name=grid,proto3" json:"grid,omitempty"`
+	// config is the game config the room was made with (JSON; empty: the game's defaults).
+	Config        []byte `protobuf:"bytes,15,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -965,6 +1004,100 @@ func (x *Welcome) GetResumed() bool {
 	return false
 }
 
+func (x *Welcome) GetGrid() *ViewGrid {
+	if x != nil {
+		return x.Grid
+	}
+	return nil
+}
+
+func (x *Welcome) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+// ViewGrid is how a game with views cuts its world into square cells, in the raw integer units
+// of its position fields. Cells are numbered row-major from 0: cell = row * cols + col.
+type ViewGrid struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// width and height are the world's extent; cell is a cell's side.
+	Width  int32 `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height int32 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Cell   int32 `protobuf:"varint,3,opt,name=cell,proto3" json:"cell,omitempty"`
+	// cols and rows are the grid's dimensions (ceil(width / cell), ceil(height / cell)).
+	Cols          uint32 `protobuf:"varint,4,opt,name=cols,proto3" json:"cols,omitempty"`
+	Rows          uint32 `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewGrid) Reset() {
+	*x = ViewGrid{}
+	mi := &file_ticksync_v1_messages_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewGrid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewGrid) ProtoMessage() {}
+
+func (x *ViewGrid) ProtoReflect() protoreflect.Message {
+	mi := &file_ticksync_v1_messages_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewGrid.ProtoReflect.Descriptor instead.
+func (*ViewGrid) Descriptor() ([]byte, []int) {
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ViewGrid) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ViewGrid) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ViewGrid) GetCell() int32 {
+	if x != nil {
+		return x.Cell
+	}
+	return 0
+}
+
+func (x *ViewGrid) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
+func (x *ViewGrid) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 // Frame brings a client from baseline_tick (which it holds) to tick. Apply in this order:
 // despawns, then spawns (absolute values), then updates (differences). Within an entity,
 // non-predicted fields apply before predicted ones. All arithmetic wraps mod 2^32.
@@ -1014,14 +1147,20 @@ type Frame struct {
 	Events []*GameEvent `protobuf:"bytes,13,rep,name=events,proto3" json:"events,omitempty"`
 	// result is set on the frame of the tick at which the game ended the match; the room closes
 	// with 4002 "match over" shortly after.
-	Result        *MatchResult `protobuf:"bytes,14,opt,name=result,proto3" json:"result,omitempty"`
+	Result *MatchResult `protobuf:"bytes,14,opt,name=result,proto3" json:"result,omitempty"`
+	// pieces are more parts of this frame, each laid out like fields 4 to 11 with its ids
+	// ascending and delta-coded within the piece (docs/protocol.md, "Views"). Only a client that
+	// set Join.views gets them. The frame is the union of its own fields and its pieces: apply
+	// every despawn, then every spawn, then every update; an id is despawned, spawned and updated
+	// at most once each per frame.
+	Pieces        []*FramePiece `protobuf:"bytes,15,rep,name=pieces,proto3" json:"pieces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[8]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1172,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[8]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1185,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{8}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Frame) GetTick() uint32 {
@@ -1147,6 +1286,115 @@ func (x *Frame) GetResult() *MatchResult {
 	return nil
 }
 
+func (x *Frame) GetPieces() []*FramePiece {
+	if x != nil {
+		return x.Pieces
+	}
+	return nil
+}
+
+// FramePiece is one piece of a frame: the changes of one part of the world (a view cell) from
+// the frame's baseline, encoded once and shared by every client that sees that part.
+type FramePiece struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DespawnIds    []uint32               `protobuf:"varint,1,rep,packed,name=despawn_ids,json=despawnIds,proto3" json:"despawn_ids,omitempty"`
+	SpawnIds      []uint32               `protobuf:"varint,2,rep,packed,name=spawn_ids,json=spawnIds,proto3" json:"spawn_ids,omitempty"`
+	SpawnClasses  []uint32               `protobuf:"varint,3,rep,packed,name=spawn_classes,json=spawnClasses,proto3" json:"spawn_classes,omitempty"`
+	SpawnValues   []int32                `protobuf:"zigzag32,4,rep,packed,name=spawn_values,json=spawnValues,proto3" json:"spawn_values,omitempty"`
+	UpdateIds     []uint32               `protobuf:"varint,5,rep,packed,name=update_ids,json=updateIds,proto3" json:"update_ids,omitempty"`
+	UpdateMasks   []uint32               `protobuf:"varint,6,rep,packed,name=update_masks,json=updateMasks,proto3" json:"update_masks,omitempty"`
+	UpdateValues  []int32                `protobuf:"zigzag32,7,rep,packed,name=update_values,json=updateValues,proto3" json:"update_values,omitempty"`
+	BytesValues   []*BytesValue          `protobuf:"bytes,8,rep,name=bytes_values,json=bytesValues,proto3" json:"bytes_values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FramePiece) Reset() {
+	*x = FramePiece{}
+	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FramePiece) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FramePiece) ProtoMessage() {}
+
+func (x *FramePiece) ProtoReflect() protoreflect.Message {
+	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FramePiece.ProtoReflect.Descriptor instead.
+func (*FramePiece) Descriptor() ([]byte, []int) {
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FramePiece) GetDespawnIds() []uint32 {
+	if x != nil {
+		return x.DespawnIds
+	}
+	return nil
+}
+
+func (x *FramePiece) GetSpawnIds() []uint32 {
+	if x != nil {
+		return x.SpawnIds
+	}
+	return nil
+}
+
+func (x *FramePiece) GetSpawnClasses() []uint32 {
+	if x != nil {
+		return x.SpawnClasses
+	}
+	return nil
+}
+
+func (x *FramePiece) GetSpawnValues() []int32 {
+	if x != nil {
+		return x.SpawnValues
+	}
+	return nil
+}
+
+func (x *FramePiece) GetUpdateIds() []uint32 {
+	if x != nil {
+		return x.UpdateIds
+	}
+	return nil
+}
+
+func (x *FramePiece) GetUpdateMasks() []uint32 {
+	if x != nil {
+		return x.UpdateMasks
+	}
+	return nil
+}
+
+func (x *FramePiece) GetUpdateValues() []int32 {
+	if x != nil {
+		return x.UpdateValues
+	}
+	return nil
+}
+
+func (x *FramePiece) GetBytesValues() []*BytesValue {
+	if x != nil {
+		return x.BytesValues
+	}
+	return nil
+}
+
 // GameEvent is one message from the game's Step to some or all players (a hit, a goal).
 type GameEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1167,7 +1415,7 @@ type GameEvent struct {
 
 func (x *GameEvent) Reset() {
 	*x = GameEvent{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1427,7 @@ func (x *GameEvent) String() string {
 func (*GameEvent) ProtoMessage() {}
 
 func (x *GameEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[9]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1440,7 @@ func (x *GameEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GameEvent.ProtoReflect.Descriptor instead.
 func (*GameEvent) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{9}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GameEvent) GetTick() uint32 {
@@ -1247,7 +1495,7 @@ type MatchResult struct {
 
 func (x *MatchResult) Reset() {
 	*x = MatchResult{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1507,7 @@ func (x *MatchResult) String() string {
 func (*MatchResult) ProtoMessage() {}
 
 func (x *MatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[10]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1520,7 @@ func (x *MatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchResult.ProtoReflect.Descriptor instead.
 func (*MatchResult) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{10}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MatchResult) GetTick() uint32 {
@@ -1318,7 +1566,7 @@ type BytesValue struct {
 
 func (x *BytesValue) Reset() {
 	*x = BytesValue{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1578,7 @@ func (x *BytesValue) String() string {
 func (*BytesValue) ProtoMessage() {}
 
 func (x *BytesValue) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[11]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1591,7 @@ func (x *BytesValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BytesValue.ProtoReflect.Descriptor instead.
 func (*BytesValue) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{11}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BytesValue) GetEntityId() uint32 {
@@ -1382,7 +1630,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1642,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[12]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1655,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{12}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Pong) GetClientTimeUs() int64 {
@@ -1445,7 +1693,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1705,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[13]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1718,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{13}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Kick) GetCode() uint32 {
@@ -1500,7 +1748,7 @@ type Stats struct {
 
 func (x *Stats) Reset() {
 	*x = Stats{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1760,7 @@ func (x *Stats) String() string {
 func (*Stats) ProtoMessage() {}
 
 func (x *Stats) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[14]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1773,7 @@ func (x *Stats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stats.ProtoReflect.Descriptor instead.
 func (*Stats) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{14}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Stats) GetTicks() []*TickWork {
@@ -1574,7 +1822,7 @@ type TickWork struct {
 
 func (x *TickWork) Reset() {
 	*x = TickWork{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1834,7 @@ func (x *TickWork) String() string {
 func (*TickWork) ProtoMessage() {}
 
 func (x *TickWork) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[15]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1847,7 @@ func (x *TickWork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TickWork.ProtoReflect.Descriptor instead.
 func (*TickWork) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{15}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TickWork) GetTick() uint32 {
@@ -1686,7 +1934,7 @@ type InputHold struct {
 
 func (x *InputHold) Reset() {
 	*x = InputHold{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1946,7 @@ func (x *InputHold) String() string {
 func (*InputHold) ProtoMessage() {}
 
 func (x *InputHold) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[16]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1959,7 @@ func (x *InputHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputHold.ProtoReflect.Descriptor instead.
 func (*InputHold) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{16}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InputHold) GetWaitUs() uint32 {
@@ -1743,7 +1991,7 @@ type ReplayMark struct {
 
 func (x *ReplayMark) Reset() {
 	*x = ReplayMark{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +2003,7 @@ func (x *ReplayMark) String() string {
 func (*ReplayMark) ProtoMessage() {}
 
 func (x *ReplayMark) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[17]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +2016,7 @@ func (x *ReplayMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayMark.ProtoReflect.Descriptor instead.
 func (*ReplayMark) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{17}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplayMark) GetTick() uint32 {
@@ -1820,7 +2068,7 @@ type ReplayStatus struct {
 
 func (x *ReplayStatus) Reset() {
 	*x = ReplayStatus{}
-	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2080,7 @@ func (x *ReplayStatus) String() string {
 func (*ReplayStatus) ProtoMessage() {}
 
 func (x *ReplayStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ticksync_v1_messages_proto_msgTypes[18]
+	mi := &file_ticksync_v1_messages_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2093,7 @@ func (x *ReplayStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayStatus.ProtoReflect.Descriptor instead.
 func (*ReplayStatus) Descriptor() ([]byte, []int) {
-	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{18}
+	return file_ticksync_v1_messages_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReplayStatus) GetTick() uint32 {
@@ -1922,7 +2170,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x05leave\x18\x03 \x01(\v2\x12.ticksync.v1.LeaveH\x00R\x05leave\x12'\n" +
 	"\x04ping\x18\x04 \x01(\v2\x11.ticksync.v1.PingH\x00R\x04ping\x12C\n" +
 	"\x0ereplay_control\x18\x05 \x01(\v2\x1a.ticksync.v1.ReplayControlH\x00R\rreplayControlB\x06\n" +
-	"\x04kind\"\xf1\x02\n" +
+	"\x04kind\"\x9f\x03\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04game\x18\x02 \x01(\tR\x04game\x12*\n" +
@@ -1936,7 +2184,9 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\n" +
 	"quick_play\x18\t \x01(\bR\tquickPlay\x125\n" +
 	"\x06labels\x18\n" +
-	" \x03(\v2\x1d.ticksync.v1.Join.LabelsEntryR\x06labels\x1a9\n" +
+	" \x03(\v2\x1d.ticksync.v1.Join.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05views\x18\v \x01(\bR\x05views\x12\x16\n" +
+	"\x06follow\x18\f \x01(\rR\x06follow\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
@@ -1949,11 +2199,12 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\asubtick\x18\x05 \x01(\rR\asubtick\"\a\n" +
 	"\x05Leave\"0\n" +
 	"\x04Ping\x12(\n" +
-	"\x0eclient_time_us\x18\x01 \x01(\x03B\x020\x02R\fclientTimeUs\"|\n" +
+	"\x0eclient_time_us\x18\x01 \x01(\x03B\x020\x02R\fclientTimeUs\"\x94\x01\n" +
 	"\rReplayControl\x121\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x19.ticksync.v1.ReplayActionR\x06action\x12\x1b\n" +
 	"\tspeed_pct\x18\x02 \x01(\rR\bspeedPct\x12\x1b\n" +
-	"\tseek_tick\x18\x03 \x01(\rR\bseekTick\"\xb5\x02\n" +
+	"\tseek_tick\x18\x03 \x01(\rR\bseekTick\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\rR\x06follow\"\xb5\x02\n" +
 	"\rServerMessage\x120\n" +
 	"\awelcome\x18\x01 \x01(\v2\x14.ticksync.v1.WelcomeH\x00R\awelcome\x12*\n" +
 	"\x05frame\x18\x02 \x01(\v2\x12.ticksync.v1.FrameH\x00R\x05frame\x12'\n" +
@@ -1961,7 +2212,7 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x04kick\x18\x04 \x01(\v2\x11.ticksync.v1.KickH\x00R\x04kick\x12*\n" +
 	"\x05stats\x18\x05 \x01(\v2\x12.ticksync.v1.StatsH\x00R\x05stats\x12@\n" +
 	"\rreplay_status\x18\x06 \x01(\v2\x19.ticksync.v1.ReplayStatusH\x00R\freplayStatusB\x06\n" +
-	"\x04kind\"\x9f\x03\n" +
+	"\x04kind\"\xe2\x03\n" +
 	"\aWelcome\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\rR\bplayerId\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +
@@ -1977,7 +2228,15 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	" \x01(\rR\x04tick\x12\x1c\n" +
 	"\tspectator\x18\v \x01(\bR\tspectator\x12\x16\n" +
 	"\x06replay\x18\f \x01(\bR\x06replay\x12\x18\n" +
-	"\aresumed\x18\r \x01(\bR\aresumed\"\xa1\x04\n" +
+	"\aresumed\x18\r \x01(\bR\aresumed\x12)\n" +
+	"\x04grid\x18\x0e \x01(\v2\x15.ticksync.v1.ViewGridR\x04grid\x12\x16\n" +
+	"\x06config\x18\x0f \x01(\fR\x06config\"t\n" +
+	"\bViewGrid\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\x12\x12\n" +
+	"\x04cell\x18\x03 \x01(\x05R\x04cell\x12\x12\n" +
+	"\x04cols\x18\x04 \x01(\rR\x04cols\x12\x12\n" +
+	"\x04rows\x18\x05 \x01(\rR\x04rows\"\xd2\x04\n" +
 	"\x05Frame\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12#\n" +
 	"\rbaseline_tick\x18\x02 \x01(\rR\fbaselineTick\x12$\n" +
@@ -1995,9 +2254,22 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\fbytes_values\x18\v \x03(\v2\x17.ticksync.v1.BytesValueR\vbytesValues\x12 \n" +
 	"\tview_hash\x18\f \x01(\x06H\x00R\bviewHash\x88\x01\x01\x12.\n" +
 	"\x06events\x18\r \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
-	"\x06result\x18\x0e \x01(\v2\x18.ticksync.v1.MatchResultR\x06resultB\f\n" +
+	"\x06result\x18\x0e \x01(\v2\x18.ticksync.v1.MatchResultR\x06result\x12/\n" +
+	"\x06pieces\x18\x0f \x03(\v2\x17.ticksync.v1.FramePieceR\x06piecesB\f\n" +
 	"\n" +
-	"_view_hash\"o\n" +
+	"_view_hash\"\xb5\x02\n" +
+	"\n" +
+	"FramePiece\x12\x1f\n" +
+	"\vdespawn_ids\x18\x01 \x03(\rR\n" +
+	"despawnIds\x12\x1b\n" +
+	"\tspawn_ids\x18\x02 \x03(\rR\bspawnIds\x12#\n" +
+	"\rspawn_classes\x18\x03 \x03(\rR\fspawnClasses\x12!\n" +
+	"\fspawn_values\x18\x04 \x03(\x11R\vspawnValues\x12\x1d\n" +
+	"\n" +
+	"update_ids\x18\x05 \x03(\rR\tupdateIds\x12!\n" +
+	"\fupdate_masks\x18\x06 \x03(\rR\vupdateMasks\x12#\n" +
+	"\rupdate_values\x18\a \x03(\x11R\fupdateValues\x12:\n" +
+	"\fbytes_values\x18\b \x03(\v2\x17.ticksync.v1.BytesValueR\vbytesValues\"o\n" +
 	"\tGameEvent\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\rR\x04kind\x12\x16\n" +
@@ -2055,13 +2327,14 @@ const file_ticksync_v1_messages_proto_rawDesc = "" +
 	"\x05marks\x18\x06 \x03(\v2\x17.ticksync.v1.ReplayMarkR\x05marks\x12\x12\n" +
 	"\x04name\x18\a \x01(\tR\x04name\x12.\n" +
 	"\x06events\x18\b \x03(\v2\x16.ticksync.v1.GameEventR\x06events\x120\n" +
-	"\x06result\x18\t \x01(\v2\x18.ticksync.v1.MatchResultR\x06result*\x8f\x01\n" +
+	"\x06result\x18\t \x01(\v2\x18.ticksync.v1.MatchResultR\x06result*\xa9\x01\n" +
 	"\fReplayAction\x12\x1d\n" +
 	"\x19REPLAY_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REPLAY_ACTION_PLAY\x10\x01\x12\x17\n" +
 	"\x13REPLAY_ACTION_PAUSE\x10\x02\x12\x17\n" +
 	"\x13REPLAY_ACTION_SPEED\x10\x03\x12\x16\n" +
-	"\x12REPLAY_ACTION_SEEK\x10\x04*\x89\x01\n" +
+	"\x12REPLAY_ACTION_SEEK\x10\x04\x12\x18\n" +
+	"\x14REPLAY_ACTION_FOLLOW\x10\x05*\x89\x01\n" +
 	"\x0eReplayMarkKind\x12 \n" +
 	"\x1cREPLAY_MARK_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REPLAY_MARK_KIND_JOIN\x10\x01\x12\x1a\n" +
@@ -2081,7 +2354,7 @@ func file_ticksync_v1_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_ticksync_v1_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_ticksync_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_ticksync_v1_messages_proto_goTypes = []any{
 	(ReplayAction)(0),     // 0: ticksync.v1.ReplayAction
 	(ReplayMarkKind)(0),   // 1: ticksync.v1.ReplayMarkKind
@@ -2093,20 +2366,22 @@ var file_ticksync_v1_messages_proto_goTypes = []any{
 	(*ReplayControl)(nil), // 7: ticksync.v1.ReplayControl
 	(*ServerMessage)(nil), // 8: ticksync.v1.ServerMessage
 	(*Welcome)(nil),       // 9: ticksync.v1.Welcome
-	(*Frame)(nil),         // 10: ticksync.v1.Frame
-	(*GameEvent)(nil),     // 11: ticksync.v1.GameEvent
-	(*MatchResult)(nil),   // 12: ticksync.v1.MatchResult
-	(*BytesValue)(nil),    // 13: ticksync.v1.BytesValue
-	(*Pong)(nil),          // 14: ticksync.v1.Pong
-	(*Kick)(nil),          // 15: ticksync.v1.Kick
-	(*Stats)(nil),         // 16: ticksync.v1.Stats
-	(*TickWork)(nil),      // 17: ticksync.v1.TickWork
-	(*InputHold)(nil),     // 18: ticksync.v1.InputHold
-	(*ReplayMark)(nil),    // 19: ticksync.v1.ReplayMark
-	(*ReplayStatus)(nil),  // 20: ticksync.v1.ReplayStatus
-	nil,                   // 21: ticksync.v1.Join.LabelsEntry
-	(*StateSchema)(nil),   // 22: ticksync.v1.StateSchema
-	(*InputSchema)(nil),   // 23: ticksync.v1.InputSchema
+	(*ViewGrid)(nil),      // 10: ticksync.v1.ViewGrid
+	(*Frame)(nil),         // 11: ticksync.v1.Frame
+	(*FramePiece)(nil),    // 12: ticksync.v1.FramePiece
+	(*GameEvent)(nil),     // 13: ticksync.v1.GameEvent
+	(*MatchResult)(nil),   // 14: ticksync.v1.MatchResult
+	(*BytesValue)(nil),    // 15: ticksync.v1.BytesValue
+	(*Pong)(nil),          // 16: ticksync.v1.Pong
+	(*Kick)(nil),          // 17: ticksync.v1.Kick
+	(*Stats)(nil),         // 18: ticksync.v1.Stats
+	(*TickWork)(nil),      // 19: ticksync.v1.TickWork
+	(*InputHold)(nil),     // 20: ticksync.v1.InputHold
+	(*ReplayMark)(nil),    // 21: ticksync.v1.ReplayMark
+	(*ReplayStatus)(nil),  // 22: ticksync.v1.ReplayStatus
+	nil,                   // 23: ticksync.v1.Join.LabelsEntry
+	(*StateSchema)(nil),   // 24: ticksync.v1.StateSchema
+	(*InputSchema)(nil),   // 25: ticksync.v1.InputSchema
 }
 var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	3,  // 0: ticksync.v1.ClientMessage.join:type_name -> ticksync.v1.Join
@@ -2114,30 +2389,33 @@ var file_ticksync_v1_messages_proto_depIdxs = []int32{
 	5,  // 2: ticksync.v1.ClientMessage.leave:type_name -> ticksync.v1.Leave
 	6,  // 3: ticksync.v1.ClientMessage.ping:type_name -> ticksync.v1.Ping
 	7,  // 4: ticksync.v1.ClientMessage.replay_control:type_name -> ticksync.v1.ReplayControl
-	21, // 5: ticksync.v1.Join.labels:type_name -> ticksync.v1.Join.LabelsEntry
+	23, // 5: ticksync.v1.Join.labels:type_name -> ticksync.v1.Join.LabelsEntry
 	0,  // 6: ticksync.v1.ReplayControl.action:type_name -> ticksync.v1.ReplayAction
 	9,  // 7: ticksync.v1.ServerMessage.welcome:type_name -> ticksync.v1.Welcome
-	10, // 8: ticksync.v1.ServerMessage.frame:type_name -> ticksync.v1.Frame
-	14, // 9: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
-	15, // 10: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
-	16, // 11: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
-	20, // 12: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
-	22, // 13: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
-	23, // 14: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
-	13, // 15: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
-	11, // 16: ticksync.v1.Frame.events:type_name -> ticksync.v1.GameEvent
-	12, // 17: ticksync.v1.Frame.result:type_name -> ticksync.v1.MatchResult
-	17, // 18: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
-	18, // 19: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
-	1,  // 20: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
-	19, // 21: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
-	11, // 22: ticksync.v1.ReplayStatus.events:type_name -> ticksync.v1.GameEvent
-	12, // 23: ticksync.v1.ReplayStatus.result:type_name -> ticksync.v1.MatchResult
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	11, // 8: ticksync.v1.ServerMessage.frame:type_name -> ticksync.v1.Frame
+	16, // 9: ticksync.v1.ServerMessage.pong:type_name -> ticksync.v1.Pong
+	17, // 10: ticksync.v1.ServerMessage.kick:type_name -> ticksync.v1.Kick
+	18, // 11: ticksync.v1.ServerMessage.stats:type_name -> ticksync.v1.Stats
+	22, // 12: ticksync.v1.ServerMessage.replay_status:type_name -> ticksync.v1.ReplayStatus
+	24, // 13: ticksync.v1.Welcome.state:type_name -> ticksync.v1.StateSchema
+	25, // 14: ticksync.v1.Welcome.input:type_name -> ticksync.v1.InputSchema
+	10, // 15: ticksync.v1.Welcome.grid:type_name -> ticksync.v1.ViewGrid
+	15, // 16: ticksync.v1.Frame.bytes_values:type_name -> ticksync.v1.BytesValue
+	13, // 17: ticksync.v1.Frame.events:type_name -> ticksync.v1.GameEvent
+	14, // 18: ticksync.v1.Frame.result:type_name -> ticksync.v1.MatchResult
+	12, // 19: ticksync.v1.Frame.pieces:type_name -> ticksync.v1.FramePiece
+	15, // 20: ticksync.v1.FramePiece.bytes_values:type_name -> ticksync.v1.BytesValue
+	19, // 21: ticksync.v1.Stats.ticks:type_name -> ticksync.v1.TickWork
+	20, // 22: ticksync.v1.Stats.holds:type_name -> ticksync.v1.InputHold
+	1,  // 23: ticksync.v1.ReplayMark.kind:type_name -> ticksync.v1.ReplayMarkKind
+	21, // 24: ticksync.v1.ReplayStatus.marks:type_name -> ticksync.v1.ReplayMark
+	13, // 25: ticksync.v1.ReplayStatus.events:type_name -> ticksync.v1.GameEvent
+	14, // 26: ticksync.v1.ReplayStatus.result:type_name -> ticksync.v1.MatchResult
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_ticksync_v1_messages_proto_init() }
@@ -2161,14 +2439,14 @@ func file_ticksync_v1_messages_proto_init() {
 		(*ServerMessage_Stats)(nil),
 		(*ServerMessage_ReplayStatus)(nil),
 	}
-	file_ticksync_v1_messages_proto_msgTypes[8].OneofWrappers = []any{}
+	file_ticksync_v1_messages_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticksync_v1_messages_proto_rawDesc), len(file_ticksync_v1_messages_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ticksync/v1/messages.proto.
  */
 export const file_ticksync_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("Chp0aWNrc3luYy92MS9tZXNzYWdlcy5wcm90bxILdGlja3N5bmMudjEi3QEKDUNsaWVudE1lc3NhZ2USIQoEam9pbhgBIAEoCzIRLnRpY2tzeW5jLnYxLkpvaW5IABIjCgVpbnB1dBgCIAEoCzISLnRpY2tzeW5jLnYxLklucHV0SAASIwoFbGVhdmUYAyABKAsyEi50aWNrc3luYy52MS5MZWF2ZUgAEiEKBHBpbmcYBCABKAsyES50aWNrc3luYy52MS5QaW5nSAASNAoOcmVwbGF5X2NvbnRyb2wYBSABKAsyGi50aWNrc3luYy52MS5SZXBsYXlDb250cm9sSABCBgoEa2luZCKHAgoESm9pbhIMCgRyb29tGAEgASgJEgwKBGdhbWUYAiABKAkSGQoRY3JlYXRlX2lmX21pc3NpbmcYAyABKAgSEQoJc3BlY3RhdG9yGAQgASgIEhEKCWxhc3RfdGljaxgFIAEoDRISCgp3YW50X3N0YXRzGAYgASgIEg4KBmNvbmZpZxgHIAEoDBIMCgRtZXRhGAggASgJEhIKCnF1aWNrX3BsYXkYCSABKAgSLQoGbGFiZWxzGAogAygLMh0udGlja3N5bmMudjEuSm9pbi5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKBUlucHV0EgsKA3NlcRgBIAEoDRIaCg5jbGllbnRfdGltZV91cxgCIAEoA0ICMAISDgoGdmFsdWVzGAMgAygREhMKC3JlbmRlcl90aWNrGAQgASgNEg8KB3N1YnRpY2sYBSABKA0iBwoFTGVhdmUiIgoEUGluZxIaCg5jbGllbnRfdGltZV91cxgBIAEoA0ICMAIiYAoNUmVwbGF5Q29udHJvbBIpCgZhY3Rpb24YASABKA4yGS50aWNrc3luYy52MS5SZXBsYXlBY3Rpb24SEQoJc3BlZWRfcGN0GAIgASgNEhEKCXNlZWtfdGljaxgDIAEoDSKEAgoNU2VydmVyTWVzc2FnZRInCgd3ZWxjb21lGAEgASgLMhQudGlja3N5bmMudjEuV2VsY29tZUgAEiMKBWZyYW1lGAIgASgLMhIudGlja3N5bmMudjEuRnJhbWVIABIhCgRwb25nGAMgASgLMhEudGlja3N5bmMudjEuUG9uZ0gAEiEKBGtpY2sYBCABKAsyES50aWNrc3luYy52MS5LaWNrSAASIwoFc3RhdHMYBSABKAsyEi50aWNrc3luYy52MS5TdGF0c0gAEjIKDXJlcGxheV9zdGF0dXMYBiABKAsyGS50aWNrc3luYy52MS5SZXBsYXlTdGF0dXNIAEIGCgRraW5kIqUCCgdXZWxjb21lEhEKCXBsYXllcl9pZBgBIAEoDRIMCgRyb29tGAIgASgJEgwKBGdhbWUYAyABKAkSEQoJdGlja19yYXRlGAQgASgNEicKBXN0YXRlGAUgASgLMhgudGlja3N5bmMudjEuU3RhdGVTY2hlbWESJwoFaW5wdXQYBiABKAsyGC50aWNrc3luYy52MS5JbnB1dFNjaGVtYRIUCgxyZXN1bWVfdG9rZW4YByABKAkSGgoScmVjb25uZWN0X2dyYWNlX21zGAggASgNEhIKCmhhc2hfZXZlcnkYCSABKA0SDAoEdGljaxgKIAEoDRIRCglzcGVjdGF0b3IYCyABKAgSDgoGcmVwbGF5GAwgASgIEg8KB3Jlc3VtZWQYDSABKAgigQMKBUZyYW1lEgwKBHRpY2sYASABKA0SFQoNYmFzZWxpbmVfdGljaxgCIAEoDRIWCg5sYXN0X2lucHV0X3NlcRgDIAEoDRITCgtkZXNwYXduX2lkcxgEIAMoDRIRCglzcGF3bl9pZHMYBSADKA0SFQoNc3Bhd25fY2xhc3NlcxgGIAMoDRIUCgxzcGF3bl92YWx1ZXMYByADKBESEgoKdXBkYXRlX2lkcxgIIAMoDRIUCgx1cGRhdGVfbWFza3MYCSADKA0SFQoNdXBkYXRlX3ZhbHVlcxgKIAMoERItCgxieXRlc192YWx1ZXMYCyADKAsyFy50aWNrc3luYy52MS5CeXRlc1ZhbHVlEhYKCXZpZXdfaGFzaBgMIAEoBkgAiAEBEiYKBmV2ZW50cxgNIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYDiABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdEIMCgpfdmlld19oYXNoIlEKCUdhbWVFdmVudBIMCgR0aWNrGAEgASgNEgwKBGtpbmQYAiABKA0SDgoGdmFsdWVzGAMgAygREgwKBGRhdGEYBCABKAwSCgoCdG8YBSADKA0iSwoLTWF0Y2hSZXN1bHQSDAoEdGljaxgBIAEoDRIPCgd3aW5uZXJzGAIgAygNEg8KB3N1bW1hcnkYAyABKAkSDAoEZGF0YRgEIAEoDCI9CgpCeXRlc1ZhbHVlEhEKCWVudGl0eV9pZBgBIAEoDRINCgVmaWVsZBgCIAEoDRINCgV2YWx1ZRgDIAEoDCJMCgRQb25nEhoKDmNsaWVudF90aW1lX3VzGAEgASgDQgIwAhIaCg5zZXJ2ZXJfdGltZV91cxgCIAEoA0ICMAISDAoEdGljaxgDIAEoDSIkCgRLaWNrEgwKBGNvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIlQKBVN0YXRzEiQKBXRpY2tzGAEgAygLMhUudGlja3N5bmMudjEuVGlja1dvcmsSJQoFaG9sZHMYAiADKAsyFi50aWNrc3luYy52MS5JbnB1dEhvbGQixwEKCFRpY2tXb3JrEgwKBHRpY2sYASABKA0SEAoIZHJhaW5fbnMYAiABKA0SDwoHc3RlcF9ucxgDIAEoDRIRCgllbmNvZGVfbnMYBCABKA0SEgoKaGFuZG9mZl9ucxgFIAEoDRIOCgZhbGxvY3MYBiABKA0SDwoHbGF0ZV91cxgHIAEoDRIZCg1zdGFydF91bml4X3VzGAggASgDQgIwAhIPCgdjbGllbnRzGAkgASgNEhYKDnByZXZfd3JpdGVzX25zGAogASgNIi0KCUlucHV0SG9sZBIPCgd3YWl0X3VzGAEgASgNEg8KB2hvbGRfdXMYAiABKA0iVQoKUmVwbGF5TWFyaxIMCgR0aWNrGAEgASgNEikKBGtpbmQYAiABKA4yGy50aWNrc3luYy52MS5SZXBsYXlNYXJrS2luZBIOCgZwbGF5ZXIYAyABKA0i7wEKDFJlcGxheVN0YXR1cxIMCgR0aWNrGAEgASgNEhIKCmZpcnN0X3RpY2sYAiABKA0SEQoJbGFzdF90aWNrGAMgASgNEg8KB3BsYXlpbmcYBCABKAgSEQoJc3BlZWRfcGN0GAUgASgNEiYKBW1hcmtzGAYgAygLMhcudGlja3N5bmMudjEuUmVwbGF5TWFyaxIMCgRuYW1lGAcgASgJEiYKBmV2ZW50cxgIIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYCSABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdCqPAQoMUmVwbGF5QWN0aW9uEh0KGVJFUExBWV9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJSRVBMQVlfQUNUSU9OX1BMQVkQARIXChNSRVBMQVlfQUNUSU9OX1BBVVNFEAISFwoTUkVQTEFZX0FDVElPTl9TUEVFRBADEhYKElJFUExBWV9BQ1RJT05fU0VFSxAEKokBCg5SZXBsYXlNYXJrS2luZBIgChxSRVBMQVlfTUFSS19LSU5EX1VOU1BFQ0lGSUVEEAASGQoVUkVQTEFZX01BUktfS0lORF9KT0lOEAESGgoWUkVQTEFZX01BUktfS0lORF9MRUFWRRACEh4KGlJFUExBWV9NQVJLX0tJTkRfUkVDT05ORUNUEANCO1o5Z2l0aHViLmNvbS90aWNrc3luYy90aWNrc3luYy9wcm90by90aWNrc3luYy92MTt0aWNrc3luY3YxYgZwcm90bzM", [file_ticksync_v1_schema]);
+  fileDesc("Chp0aWNrc3luYy92MS9tZXNzYWdlcy5wcm90bxILdGlja3N5bmMudjEi3QEKDUNsaWVudE1lc3NhZ2USIQoEam9pbhgBIAEoCzIRLnRpY2tzeW5jLnYxLkpvaW5IABIjCgVpbnB1dBgCIAEoCzISLnRpY2tzeW5jLnYxLklucHV0SAASIwoFbGVhdmUYAyABKAsyEi50aWNrc3luYy52MS5MZWF2ZUgAEiEKBHBpbmcYBCABKAsyES50aWNrc3luYy52MS5QaW5nSAASNAoOcmVwbGF5X2NvbnRyb2wYBSABKAsyGi50aWNrc3luYy52MS5SZXBsYXlDb250cm9sSABCBgoEa2luZCKmAgoESm9pbhIMCgRyb29tGAEgASgJEgwKBGdhbWUYAiABKAkSGQoRY3JlYXRlX2lmX21pc3NpbmcYAyABKAgSEQoJc3BlY3RhdG9yGAQgASgIEhEKCWxhc3RfdGljaxgFIAEoDRISCgp3YW50X3N0YXRzGAYgASgIEg4KBmNvbmZpZxgHIAEoDBIMCgRtZXRhGAggASgJEhIKCnF1aWNrX3BsYXkYCSABKAgSLQoGbGFiZWxzGAogAygLMh0udGlja3N5bmMudjEuSm9pbi5MYWJlbHNFbnRyeRINCgV2aWV3cxgLIAEoCBIOCgZmb2xsb3cYDCABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJmCgVJbnB1dBILCgNzZXEYASABKA0SGgoOY2xpZW50X3RpbWVfdXMYAiABKANCAjACEg4KBnZhbHVlcxgDIAMoERITCgtyZW5kZXJfdGljaxgEIAEoDRIPCgdzdWJ0aWNrGAUgASgNIgcKBUxlYXZlIiIKBFBpbmcSGgoOY2xpZW50X3RpbWVfdXMYASABKANCAjACInAKDVJlcGxheUNvbnRyb2wSKQoGYWN0aW9uGAEgASgOMhkudGlja3N5bmMudjEuUmVwbGF5QWN0aW9uEhEKCXNwZWVkX3BjdBgCIAEoDRIRCglzZWVrX3RpY2sYAyABKA0SDgoGZm9sbG93GAQgASgNIoQCCg1TZXJ2ZXJNZXNzYWdlEicKB3dlbGNvbWUYASABKAsyFC50aWNrc3luYy52MS5XZWxjb21lSAASIwoFZnJhbWUYAiABKAsyEi50aWNrc3luYy52MS5GcmFtZUgAEiEKBHBvbmcYAyABKAsyES50aWNrc3luYy52MS5Qb25nSAASIQoEa2ljaxgEIAEoCzIRLnRpY2tzeW5jLnYxLktpY2tIABIjCgVzdGF0cxgFIAEoCzISLnRpY2tzeW5jLnYxLlN0YXRzSAASMgoNcmVwbGF5X3N0YXR1cxgGIAEoCzIZLnRpY2tzeW5jLnYxLlJlcGxheVN0YXR1c0gAQgYKBGtpbmQi2gIKB1dlbGNvbWUSEQoJcGxheWVyX2lkGAEgASgNEgwKBHJvb20YAiABKAkSDAoEZ2FtZRgDIAEoCRIRCgl0aWNrX3JhdGUYBCABKA0SJwoFc3RhdGUYBSABKAsyGC50aWNrc3luYy52MS5TdGF0ZVNjaGVtYRInCgVpbnB1dBgGIAEoCzIYLnRpY2tzeW5jLnYxLklucHV0U2NoZW1hEhQKDHJlc3VtZV90b2tlbhgHIAEoCRIaChJyZWNvbm5lY3RfZ3JhY2VfbXMYCCABKA0SEgoKaGFzaF9ldmVyeRgJIAEoDRIMCgR0aWNrGAogASgNEhEKCXNwZWN0YXRvchgLIAEoCBIOCgZyZXBsYXkYDCABKAgSDwoHcmVzdW1lZBgNIAEoCBIjCgRncmlkGA4gASgLMhUudGlja3N5bmMudjEuVmlld0dyaWQSDgoGY29uZmlnGA8gASgMIlMKCFZpZXdHcmlkEg0KBXdpZHRoGAEgASgFEg4KBmhlaWdodBgCIAEoBRIMCgRjZWxsGAMgASgFEgwKBGNvbHMYBCABKA0SDAoEcm93cxgFIAEoDSKqAwoFRnJhbWUSDAoEdGljaxgBIAEoDRIVCg1iYXNlbGluZV90aWNrGAIgASgNEhYKDmxhc3RfaW5wdXRfc2VxGAMgASgNEhMKC2Rlc3Bhd25faWRzGAQgAygNEhEKCXNwYXduX2lkcxgFIAMoDRIVCg1zcGF3bl9jbGFzc2VzGAYgAygNEhQKDHNwYXduX3ZhbHVlcxgHIAMoERISCgp1cGRhdGVfaWRzGAggAygNEhQKDHVwZGF0ZV9tYXNrcxgJIAMoDRIVCg11cGRhdGVfdmFsdWVzGAogAygREi0KDGJ5dGVzX3ZhbHVlcxgLIAMoCzIXLnRpY2tzeW5jLnYxLkJ5dGVzVmFsdWUSFgoJdmlld19oYXNoGAwgASgGSACIAQESJgoGZXZlbnRzGA0gAygLMhYudGlja3N5bmMudjEuR2FtZUV2ZW50EigKBnJlc3VsdBgOIAEoCzIYLnRpY2tzeW5jLnYxLk1hdGNoUmVzdWx0EicKBnBpZWNlcxgPIAMoCzIXLnRpY2tzeW5jLnYxLkZyYW1lUGllY2VCDAoKX3ZpZXdfaGFzaCLRAQoKRnJhbWVQaWVjZRITCgtkZXNwYXduX2lkcxgBIAMoDRIRCglzcGF3bl9pZHMYAiADKA0SFQoNc3Bhd25fY2xhc3NlcxgDIAMoDRIUCgxzcGF3bl92YWx1ZXMYBCADKBESEgoKdXBkYXRlX2lkcxgFIAMoDRIUCgx1cGRhdGVfbWFza3MYBiADKA0SFQoNdXBkYXRlX3ZhbHVlcxgHIAMoERItCgxieXRlc192YWx1ZXMYCCADKAsyFy50aWNrc3luYy52MS5CeXRlc1ZhbHVlIlEKCUdhbWVFdmVudBIMCgR0aWNrGAEgASgNEgwKBGtpbmQYAiABKA0SDgoGdmFsdWVzGAMgAygREgwKBGRhdGEYBCABKAwSCgoCdG8YBSADKA0iSwoLTWF0Y2hSZXN1bHQSDAoEdGljaxgBIAEoDRIPCgd3aW5uZXJzGAIgAygNEg8KB3N1bW1hcnkYAyABKAkSDAoEZGF0YRgEIAEoDCI9CgpCeXRlc1ZhbHVlEhEKCWVudGl0eV9pZBgBIAEoDRINCgVmaWVsZBgCIAEoDRINCgV2YWx1ZRgDIAEoDCJMCgRQb25nEhoKDmNsaWVudF90aW1lX3VzGAEgASgDQgIwAhIaCg5zZXJ2ZXJfdGltZV91cxgCIAEoA0ICMAISDAoEdGljaxgDIAEoDSIkCgRLaWNrEgwKBGNvZGUYASABKA0SDgoGcmVhc29uGAIgASgJIlQKBVN0YXRzEiQKBXRpY2tzGAEgAygLMhUudGlja3N5bmMudjEuVGlja1dvcmsSJQoFaG9sZHMYAiADKAsyFi50aWNrc3luYy52MS5JbnB1dEhvbGQixwEKCFRpY2tXb3JrEgwKBHRpY2sYASABKA0SEAoIZHJhaW5fbnMYAiABKA0SDwoHc3RlcF9ucxgDIAEoDRIRCgllbmNvZGVfbnMYBCABKA0SEgoKaGFuZG9mZl9ucxgFIAEoDRIOCgZhbGxvY3MYBiABKA0SDwoHbGF0ZV91cxgHIAEoDRIZCg1zdGFydF91bml4X3VzGAggASgDQgIwAhIPCgdjbGllbnRzGAkgASgNEhYKDnByZXZfd3JpdGVzX25zGAogASgNIi0KCUlucHV0SG9sZBIPCgd3YWl0X3VzGAEgASgNEg8KB2hvbGRfdXMYAiABKA0iVQoKUmVwbGF5TWFyaxIMCgR0aWNrGAEgASgNEikKBGtpbmQYAiABKA4yGy50aWNrc3luYy52MS5SZXBsYXlNYXJrS2luZBIOCgZwbGF5ZXIYAyABKA0i7wEKDFJlcGxheVN0YXR1cxIMCgR0aWNrGAEgASgNEhIKCmZpcnN0X3RpY2sYAiABKA0SEQoJbGFzdF90aWNrGAMgASgNEg8KB3BsYXlpbmcYBCABKAgSEQoJc3BlZWRfcGN0GAUgASgNEiYKBW1hcmtzGAYgAygLMhcudGlja3N5bmMudjEuUmVwbGF5TWFyaxIMCgRuYW1lGAcgASgJEiYKBmV2ZW50cxgIIAMoCzIWLnRpY2tzeW5jLnYxLkdhbWVFdmVudBIoCgZyZXN1bHQYCSABKAsyGC50aWNrc3luYy52MS5NYXRjaFJlc3VsdCqpAQoMUmVwbGF5QWN0aW9uEh0KGVJFUExBWV9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJSRVBMQVlfQUNUSU9OX1BMQVkQARIXChNSRVBMQVlfQUNUSU9OX1BBVVNFEAISFwoTUkVQTEFZX0FDVElPTl9TUEVFRBADEhYKElJFUExBWV9BQ1RJT05fU0VFSxAEEhgKFFJFUExBWV9BQ1RJT05fRk9MTE9XEAUqiQEKDlJlcGxheU1hcmtLaW5kEiAKHFJFUExBWV9NQVJLX0tJTkRfVU5TUEVDSUZJRUQQABIZChVSRVBMQVlfTUFSS19LSU5EX0pPSU4QARIaChZSRVBMQVlfTUFSS19LSU5EX0xFQVZFEAISHgoaUkVQTEFZX01BUktfS0lORF9SRUNPTk5FQ1QQA0I7WjlnaXRodWIuY29tL3RpY2tzeW5jL3RpY2tzeW5jL3Byb3RvL3RpY2tzeW5jL3YxO3RpY2tzeW5jdjFiBnByb3RvMw", [file_ticksync_v1_schema]);
 
 /**
  * ClientMessage is everything a client may send.
@@ -165,6 +165,22 @@ export type Join = Message<"ticksync.v1.Join"> & {
    * @generated from field: map<string, string> labels = 10;
    */
   labels: { [key: string]: string };
+
+  /**
+   * views says this client applies Frame.pieces (docs/protocol.md, "Views"). A player or a
+   * following spectator joining a room whose game has views without it closes with 1008
+   * "client cannot apply views"; a spectator of the whole world needs no pieces.
+   *
+   * @generated from field: bool views = 11;
+   */
+  views: boolean;
+
+  /**
+   * follow makes a spectator see what player follow sees (its view), 0: the whole world.
+   *
+   * @generated from field: uint32 follow = 12;
+   */
+  follow: number;
 };
 
 /**
@@ -292,6 +308,13 @@ export type ReplayControl = Message<"ticksync.v1.ReplayControl"> & {
    * @generated from field: uint32 seek_tick = 3;
    */
   seekTick: number;
+
+  /**
+   * follow is the player whose view REPLAY_ACTION_FOLLOW shows (0: the whole world).
+   *
+   * @generated from field: uint32 follow = 4;
+   */
+  follow: number;
 };
 
 /**
@@ -467,6 +490,21 @@ export type Welcome = Message<"ticksync.v1.Welcome"> & {
    * @generated from field: bool resumed = 13;
    */
   resumed: boolean;
+
+  /**
+   * grid is the room's view grid when its game has views (each client then holds only the
+   * entities in the cells it sees; frames carry pieces); unset otherwise.
+   *
+   * @generated from field: ticksync.v1.ViewGrid grid = 14;
+   */
+  grid?: ViewGrid | undefined;
+
+  /**
+   * config is the game config the room was made with (JSON; empty: the game's defaults).
+   *
+   * @generated from field: bytes config = 15;
+   */
+  config: Uint8Array;
 };
 
 /**
@@ -475,6 +513,50 @@ export type Welcome = Message<"ticksync.v1.Welcome"> & {
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
   messageDesc(file_ticksync_v1_messages, 7);
+
+/**
+ * ViewGrid is how a game with views cuts its world into square cells, in the raw integer units
+ * of its position fields. Cells are numbered row-major from 0: cell = row * cols + col.
+ *
+ * @generated from message ticksync.v1.ViewGrid
+ */
+export type ViewGrid = Message<"ticksync.v1.ViewGrid"> & {
+  /**
+   * width and height are the world's extent; cell is a cell's side.
+   *
+   * @generated from field: int32 width = 1;
+   */
+  width: number;
+
+  /**
+   * @generated from field: int32 height = 2;
+   */
+  height: number;
+
+  /**
+   * @generated from field: int32 cell = 3;
+   */
+  cell: number;
+
+  /**
+   * cols and rows are the grid's dimensions (ceil(width / cell), ceil(height / cell)).
+   *
+   * @generated from field: uint32 cols = 4;
+   */
+  cols: number;
+
+  /**
+   * @generated from field: uint32 rows = 5;
+   */
+  rows: number;
+};
+
+/**
+ * Describes the message ticksync.v1.ViewGrid.
+ * Use `create(ViewGridSchema)` to create a new message.
+ */
+export const ViewGridSchema: GenMessage<ViewGrid> = /*@__PURE__*/
+  messageDesc(file_ticksync_v1_messages, 8);
 
 /**
  * Frame brings a client from baseline_tick (which it holds) to tick. Apply in this order:
@@ -598,6 +680,17 @@ export type Frame = Message<"ticksync.v1.Frame"> & {
    * @generated from field: ticksync.v1.MatchResult result = 14;
    */
   result?: MatchResult | undefined;
+
+  /**
+   * pieces are more parts of this frame, each laid out like fields 4 to 11 with its ids
+   * ascending and delta-coded within the piece (docs/protocol.md, "Views"). Only a client that
+   * set Join.views gets them. The frame is the union of its own fields and its pieces: apply
+   * every despawn, then every spawn, then every update; an id is despawned, spawned and updated
+   * at most once each per frame.
+   *
+   * @generated from field: repeated ticksync.v1.FramePiece pieces = 15;
+   */
+  pieces: FramePiece[];
 };
 
 /**
@@ -605,7 +698,62 @@ export type Frame = Message<"ticksync.v1.Frame"> & {
  * Use `create(FrameSchema)` to create a new message.
  */
 export const FrameSchema: GenMessage<Frame> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 8);
+  messageDesc(file_ticksync_v1_messages, 9);
+
+/**
+ * FramePiece is one piece of a frame: the changes of one part of the world (a view cell) from
+ * the frame's baseline, encoded once and shared by every client that sees that part.
+ *
+ * @generated from message ticksync.v1.FramePiece
+ */
+export type FramePiece = Message<"ticksync.v1.FramePiece"> & {
+  /**
+   * @generated from field: repeated uint32 despawn_ids = 1;
+   */
+  despawnIds: number[];
+
+  /**
+   * @generated from field: repeated uint32 spawn_ids = 2;
+   */
+  spawnIds: number[];
+
+  /**
+   * @generated from field: repeated uint32 spawn_classes = 3;
+   */
+  spawnClasses: number[];
+
+  /**
+   * @generated from field: repeated sint32 spawn_values = 4;
+   */
+  spawnValues: number[];
+
+  /**
+   * @generated from field: repeated uint32 update_ids = 5;
+   */
+  updateIds: number[];
+
+  /**
+   * @generated from field: repeated uint32 update_masks = 6;
+   */
+  updateMasks: number[];
+
+  /**
+   * @generated from field: repeated sint32 update_values = 7;
+   */
+  updateValues: number[];
+
+  /**
+   * @generated from field: repeated ticksync.v1.BytesValue bytes_values = 8;
+   */
+  bytesValues: BytesValue[];
+};
+
+/**
+ * Describes the message ticksync.v1.FramePiece.
+ * Use `create(FramePieceSchema)` to create a new message.
+ */
+export const FramePieceSchema: GenMessage<FramePiece> = /*@__PURE__*/
+  messageDesc(file_ticksync_v1_messages, 10);
 
 /**
  * GameEvent is one message from the game's Step to some or all players (a hit, a goal).
@@ -655,7 +803,7 @@ export type GameEvent = Message<"ticksync.v1.GameEvent"> & {
  * Use `create(GameEventSchema)` to create a new message.
  */
 export const GameEventSchema: GenMessage<GameEvent> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 9);
+  messageDesc(file_ticksync_v1_messages, 11);
 
 /**
  * MatchResult is how the game ended the match.
@@ -697,7 +845,7 @@ export type MatchResult = Message<"ticksync.v1.MatchResult"> & {
  * Use `create(MatchResultSchema)` to create a new message.
  */
 export const MatchResultSchema: GenMessage<MatchResult> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 10);
+  messageDesc(file_ticksync_v1_messages, 12);
 
 /**
  * BytesValue is one bytes field's new absolute value.
@@ -732,7 +880,7 @@ export type BytesValue = Message<"ticksync.v1.BytesValue"> & {
  * Use `create(BytesValueSchema)` to create a new message.
  */
 export const BytesValueSchema: GenMessage<BytesValue> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 11);
+  messageDesc(file_ticksync_v1_messages, 13);
 
 /**
  * Pong answers a Ping.
@@ -767,7 +915,7 @@ export type Pong = Message<"ticksync.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 12);
+  messageDesc(file_ticksync_v1_messages, 14);
 
 /**
  * Kick says why the server closes the connection; the close frame carries the same code and
@@ -796,7 +944,7 @@ export type Kick = Message<"ticksync.v1.Kick"> & {
  * Use `create(KickSchema)` to create a new message.
  */
 export const KickSchema: GenMessage<Kick> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 13);
+  messageDesc(file_ticksync_v1_messages, 15);
 
 /**
  * Stats carries raw per-tick measurements, sent to admin connections whose join set want_stats.
@@ -824,7 +972,7 @@ export type Stats = Message<"ticksync.v1.Stats"> & {
  * Use `create(StatsSchema)` to create a new message.
  */
 export const StatsSchema: GenMessage<Stats> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 14);
+  messageDesc(file_ticksync_v1_messages, 16);
 
 /**
  * TickWork is one tick's work by phase, in nanoseconds.
@@ -911,7 +1059,7 @@ export type TickWork = Message<"ticksync.v1.TickWork"> & {
  * Use `create(TickWorkSchema)` to create a new message.
  */
 export const TickWorkSchema: GenMessage<TickWork> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 15);
+  messageDesc(file_ticksync_v1_messages, 17);
 
 /**
  * InputHold is one input's time in the server.
@@ -940,7 +1088,7 @@ export type InputHold = Message<"ticksync.v1.InputHold"> & {
  * Use `create(InputHoldSchema)` to create a new message.
  */
 export const InputHoldSchema: GenMessage<InputHold> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 16);
+  messageDesc(file_ticksync_v1_messages, 18);
 
 /**
  * ReplayMark is a point of interest in a recording.
@@ -975,7 +1123,7 @@ export type ReplayMark = Message<"ticksync.v1.ReplayMark"> & {
  * Use `create(ReplayMarkSchema)` to create a new message.
  */
 export const ReplayMarkSchema: GenMessage<ReplayMark> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 17);
+  messageDesc(file_ticksync_v1_messages, 19);
 
 /**
  * ReplayStatus describes a replay session (sent after the welcome, on every control and
@@ -1053,7 +1201,7 @@ export type ReplayStatus = Message<"ticksync.v1.ReplayStatus"> & {
  * Use `create(ReplayStatusSchema)` to create a new message.
  */
 export const ReplayStatusSchema: GenMessage<ReplayStatus> = /*@__PURE__*/
-  messageDesc(file_ticksync_v1_messages, 18);
+  messageDesc(file_ticksync_v1_messages, 20);
 
 /**
  * ReplayAction is what a ReplayControl asks a replay session to do.
@@ -1095,6 +1243,14 @@ export enum ReplayAction {
    * @generated from enum value: REPLAY_ACTION_SEEK = 4;
    */
   SEEK = 4,
+
+  /**
+   * REPLAY_ACTION_FOLLOW shows what player follow sees (0: the whole world), from the next
+   * frame on; needs Join.views in a game with views.
+   *
+   * @generated from enum value: REPLAY_ACTION_FOLLOW = 5;
+   */
+  FOLLOW = 5,
 }
 
 /**
