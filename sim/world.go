@@ -148,6 +148,9 @@ func (w *World) Alive(e Entity) bool {
 	return e > 0 && int(e) < len(w.slots) && w.slots[e].cls != noClass
 }
 
+// MaxID returns one past the highest id slot the world holds (live entities are below it).
+func (w *World) MaxID() Entity { return Entity(len(w.slots)) }
+
 // ClassOf returns e's class; ok is false when e is not alive.
 func (w *World) ClassOf(e Entity) (c Class, ok bool) {
 	if !w.Alive(e) {
