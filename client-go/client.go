@@ -53,7 +53,10 @@ type Options struct {
 	Labels          map[string]string
 	CreateIfMissing bool // create the room if it does not exist (anonymous mode or admin token)
 	Spectator       bool // join read-only
-	WantStats       bool // ask for Stats messages (admin tokens; the benchmark)
+	// Follow is, for a spectator in a room whose game has views, the player whose view it sees
+	// (Join.follow); 0 sees the whole world.
+	Follow    uint32
+	WantStats bool // ask for Stats messages (admin tokens; the benchmark)
 	// Config is the room's game config (JSON; nil: the game's defaults), sent as Join.config
 	// and used only when this join creates the room. A config the game refuses closes with
 	// 4004 and the game's reason.
@@ -109,6 +112,11 @@ type Counters struct {
 	// (CountOnly: reading their headers), from the message's arrival until the frame counts
 	// as applied (callbacks excluded). A frame's time is added before waiters can see it.
 	DecodeNs uint64
+	// HashChecks counts the view hashes checked against the mirror (frames that carried one;
+	// none in CountOnly mode), HashMismatches those that differed. A mismatch stops the
+	// client (ErrDesync), so HashMismatches is 0 or 1.
+	HashChecks     uint64
+	HashMismatches uint64
 }
 
 // FrameInfo is what the last frame said about itself.
@@ -157,6 +165,7 @@ type Client struct {
 	result        *pb.MatchResult // the match result, once a frame carried it
 
 	msgs, frames, bytesIn, bytesOut, inputs, firstFrame, decodeNs atomic.Uint64
+	hashChecks, hashMismatches                                    atomic.Uint64
 }
 
 type sent struct {
@@ -209,6 +218,14 @@ func (c *Client) PlayerID() uint32 { return c.Welcome().GetPlayerId() }
 
 // ResumeToken returns the welcome's resume token ("" before the welcome).
 func (c *Client) ResumeToken() string { return c.Welcome().GetResumeToken() }
+
+// Grid returns how the room's game cuts its world into view cells (nil before the welcome and
+// when the game has no views). Don't modify it.
+func (c *Client) Grid() *pb.ViewGrid { return c.Welcome().GetGrid() }
+
+// RoomConfig returns the room's game config JSON from the welcome (empty: the game's
+// defaults, or no welcome yet). Don't modify it.
+func (c *Client) RoomConfig() []byte { return c.Welcome().GetConfig() }
 
 // Schema returns the room's schema, built from the welcome (nil before it).
 func (c *Client) Schema() *sim.Schema {
@@ -354,7 +371,7 @@ func (c *Client) Counters() Counters {
 	return Counters{
 		Messages: c.msgs.Load(), Frames: c.frames.Load(), BytesIn: c.bytesIn.Load(),
 		BytesOut: c.bytesOut.Load(), Inputs: c.inputs.Load(), FirstFrameBytes: c.firstFrame.Load(),
-		DecodeNs: c.decodeNs.Load(),
+		DecodeNs: c.decodeNs.Load(), HashChecks: c.hashChecks.Load(), HashMismatches: c.hashMismatches.Load(),
 	}
 }
 

@@ -54,6 +54,7 @@ func dial(ctx context.Context, rawURL string, opts Options, sd *seed) (*Client, 
 		Room: opts.Room, Game: opts.Game, CreateIfMissing: opts.CreateIfMissing,
 		Spectator: opts.Spectator, LastTick: opts.LastTick, WantStats: opts.WantStats,
 		Config: opts.Config, Meta: opts.Meta, QuickPlay: opts.QuickPlay, Labels: opts.Labels,
+		Views: true, Follow: opts.Follow, // the mirror applies Frame.pieces
 	}
 	if err := c.Send(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: join}}); err != nil {
 		c.Close()

@@ -254,7 +254,9 @@ func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
 		return fmt.Errorf("client: frame for tick %d: %w", f.GetTick(), err)
 	}
 	if f.ViewHash != nil {
+		c.hashChecks.Add(1)
 		if h := c.mirror.State().Hash(); h != f.GetViewHash() {
+			c.hashMismatches.Add(1)
 			c.mu.Unlock()
 			return fmt.Errorf("%w at tick %d: mirror %#016x, server %#016x", ErrDesync, f.GetTick(), h, f.GetViewHash())
 		}

@@ -117,6 +117,7 @@ type testServer struct {
 	ring   map[uint32]*sim.State // every tick's state
 	closes chan uint16           // close codes the server received from clients
 	inputs []*pb.Input           // every input received
+	joins  []*pb.Join            // every join received
 }
 
 type conn struct {
@@ -236,9 +237,15 @@ func (s *testServer) join(c *gws.Conn, cs *conn, j *pb.Join) {
 		_ = c.WriteClose(4004, []byte("room not found"))
 		return
 	}
+	s.joins = append(s.joins, j)
 	base := s.ring[j.GetLastTick()] // nil: snapshot
 	cur := s.step(nil)
-	send(c, s.game.welcomeMsg(cs.player, cur.Tick(), base != nil))
+	w := s.game.welcomeMsg(cs.player, cur.Tick(), base != nil)
+	if j.GetRoom() == "views" { // a room whose game has views: the welcome says how it cuts its world
+		w.GetWelcome().Grid = &pb.ViewGrid{Width: 100000, Height: 100000, Cell: 10000, Cols: 10, Rows: 10}
+		w.GetWelcome().Config = []byte(`{"view":400}`)
+	}
+	send(c, w)
 	switch j.GetRoom() {
 	case "kick":
 		send(c, &pb.ServerMessage{Kind: &pb.ServerMessage_Kick{Kick: &pb.Kick{Code: 4009, Reason: "room full"}}})
@@ -259,6 +266,15 @@ func (s *testServer) join(c *gws.Conn, cs *conn, j *pb.Join) {
 	}
 	_ = c.WriteMessage(gws.OpcodeBinary, encodeFrame(&s.enc, base, cur, cs.lastSeq, true))
 	cs.sent = cur.Tick()
+}
+
+// lastJoin returns the last join the server received.
+func (s *testServer) lastJoin(t *testing.T) *pb.Join {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.NotEmpty(t, s.joins)
+	return s.joins[len(s.joins)-1]
 }
 
 // closeCode waits for the server to see a client's close.
