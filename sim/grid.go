@@ -98,7 +98,8 @@ func (g Grid) AppendSquare(dst []Cell, x, y, half int32) []Cell {
 	return g.AppendRect(dst, sat(int64(x)-int64(half)), sat(int64(y)-int64(half)), sat(int64(x)+int64(half)), sat(int64(y)+int64(half)))
 }
 
-// AppendRadius appends the cells that have a point within distance r of (x, y), row by row.
+// AppendRadius appends the cells that have a point within distance r of (x, y), row by row. A
+// cell's points are the positions CellAt puts in it, so the border cells reach beyond the grid.
 func (g Grid) AppendRadius(dst []Cell, x, y, r int32) []Cell {
 	if r < 0 || g.cols == 0 {
 		return dst
@@ -107,9 +108,9 @@ func (g Grid) AppendRadius(dst []Cell, x, y, r int32) []Cell {
 	r0, r1 := g.row(sat(int64(y)-int64(r))), g.row(sat(int64(y)+int64(r)))
 	rr := int64(r) * int64(r)
 	for row := r0; row <= r1; row++ {
-		dy := axisGap(int64(y), int64(row)*int64(g.Size), int64(g.Size))
+		dy := g.axisGap(int64(y), row, g.rows)
 		for col := c0; col <= c1; col++ {
-			dx := axisGap(int64(x), int64(col)*int64(g.Size), int64(g.Size))
+			dx := g.axisGap(int64(x), col, g.cols)
 			if dx*dx+dy*dy <= rr {
 				dst = append(dst, Cell(row*g.cols+col))
 			}
@@ -118,13 +119,16 @@ func (g Grid) AppendRadius(dst []Cell, x, y, r int32) []Cell {
 	return dst
 }
 
-// axisGap is the distance from p to the segment [lo, lo+size) on one axis (0 inside).
-func axisGap(p, lo, size int64) int64 {
+// axisGap is the distance on one axis from p to the nearest position of column (or row) i of n:
+// [i × Size, (i+1) × Size), open below for the first and above for the last, as positions clamp
+// into the grid (0 inside). Within AppendRadius's range of columns and rows it is at most r.
+func (g Grid) axisGap(p int64, i, n int32) int64 {
+	lo, hi := int64(i)*int64(g.Size), (int64(i)+1)*int64(g.Size)-1
 	switch {
-	case p < lo:
+	case p < lo && i > 0:
 		return lo - p
-	case p >= lo+size:
-		return p - (lo + size - 1)
+	case p > hi && i < n-1:
+		return p - hi
 	}
 	return 0
 }
