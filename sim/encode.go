@@ -23,6 +23,8 @@ const (
 	fFrameUpdateVals = 10
 	fFrameBytes      = 11
 	fFrameViewHash   = 12
+	fFramePieces     = 15
+	fPieceBytes      = 8
 	fBytesEntity     = 1
 	fBytesField      = 2
 	fBytesValue      = 3
@@ -34,6 +36,11 @@ const (
 type Encoder struct {
 	despawns, spawnIDs, spawnCls, spawnVals []byte
 	updIDs, updMasks, updVals, bytesVals    []byte
+
+	// Views (views.go): the last id of each list of the piece being encoded, and a client's
+	// movers sorted into despawns, spawns and updates.
+	lastDespawn, lastSpawn, lastUpdate uint32
+	des, spa, upd                      []Entity
 }
 
 // predict is the contract's prediction rule: prev + trunc(v*num/den), wrapping mod 2^32.
@@ -85,7 +92,7 @@ func (e *Encoder) AppendBody(dst []byte, base, cur *State, withHash bool) []byte
 			}
 			for col, b := range cur.bytes[id*cur.bstride : id*cur.bstride+len(cs.bytesCols)] {
 				if len(b) > 0 {
-					e.appendBytes(uint32(id), uint32(cs.bytesCols[col]), b)
+					e.appendBytes(fFrameBytes, uint32(id), uint32(cs.bytesCols[col]), b)
 				}
 			}
 			continue
@@ -106,7 +113,7 @@ func (e *Encoder) AppendBody(dst []byte, base, cur *State, withHash bool) []byte
 		}
 		for col, b := range cur.bytes[id*cur.bstride : id*cur.bstride+len(cs.bytesCols)] {
 			if !bytes.Equal(b, base.bytes[id*base.bstride+col]) {
-				e.appendBytes(uint32(id), uint32(cs.bytesCols[col]), b)
+				e.appendBytes(fFrameBytes, uint32(id), uint32(cs.bytesCols[col]), b)
 			}
 		}
 		if mask != 0 {
@@ -132,8 +139,8 @@ func (e *Encoder) AppendBody(dst []byte, base, cur *State, withHash bool) []byte
 	return dst
 }
 
-// appendBytes adds one BytesValue (field 11) to the bytes list.
-func (e *Encoder) appendBytes(id, field uint32, b []byte) {
+// appendBytes adds one BytesValue (field tag: 11 in a Frame, 8 in a FramePiece) to the bytes list.
+func (e *Encoder) appendBytes(tag protowire.Number, id, field uint32, b []byte) {
 	size := protowire.SizeTag(fBytesEntity) + protowire.SizeVarint(uint64(id))
 	if field != 0 {
 		size += protowire.SizeTag(fBytesField) + protowire.SizeVarint(uint64(field))
@@ -141,7 +148,7 @@ func (e *Encoder) appendBytes(id, field uint32, b []byte) {
 	if len(b) > 0 {
 		size += protowire.SizeTag(fBytesValue) + protowire.SizeBytes(len(b))
 	}
-	e.bytesVals = protowire.AppendTag(e.bytesVals, fFrameBytes, protowire.BytesType)
+	e.bytesVals = protowire.AppendTag(e.bytesVals, tag, protowire.BytesType)
 	e.bytesVals = protowire.AppendVarint(e.bytesVals, uint64(size))
 	e.bytesVals = protowire.AppendTag(e.bytesVals, fBytesEntity, protowire.VarintType)
 	e.bytesVals = protowire.AppendVarint(e.bytesVals, uint64(id))

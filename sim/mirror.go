@@ -14,12 +14,26 @@ var ErrBadFrame = errors.New("sim: bad frame")
 
 // Mirror is a client's copy of the room's state, kept by applying frames in the order the
 // contract gives: despawns, spawns, then updates (docs/protocol.md, "Applying a frame"). Its State is
-// bit-identical to the server's after every frame, so their hashes agree.
+// bit-identical to the server's after every frame (restricted to the client's view in a game
+// with views), so their hashes agree.
 type Mirror struct {
 	st      State
-	spawned []bool // by id: spawned by the frame being applied
+	live    []Entity // held entities, in no particular order
+	at      []int32  // by id: index in live
+	spawned []bool   // by id: spawned by the frame being applied
+	done    []bool   // by id: updated by the frame being applied
+	parts   []part
 	msg     pb.ServerMessage
 	frame   pb.Frame
+}
+
+// part is one list set of a frame: the frame's own fields 4 to 11 or one of its pieces.
+type part struct {
+	despawns, spawnIDs, spawnCls []uint32
+	spawnVals                    []int32
+	updIDs, updMasks             []uint32
+	updVals                      []int32
+	bytes                        []*pb.BytesValue
 }
 
 // NewMirror returns an empty mirror for schema s.
@@ -50,122 +64,164 @@ func (m *Mirror) ApplyMessage(b []byte) (msg *pb.ServerMessage, err error) {
 	return &m.msg, nil
 }
 
+// split lists the frame's parts: its own fields, then its pieces.
+func (m *Mirror) split(f *pb.Frame) []part {
+	m.parts = append(m.parts[:0], part{
+		f.GetDespawnIds(), f.GetSpawnIds(), f.GetSpawnClasses(), f.GetSpawnValues(),
+		f.GetUpdateIds(), f.GetUpdateMasks(), f.GetUpdateValues(), f.GetBytesValues(),
+	})
+	for _, p := range f.GetPieces() {
+		m.parts = append(m.parts, part{
+			p.GetDespawnIds(), p.GetSpawnIds(), p.GetSpawnClasses(), p.GetSpawnValues(),
+			p.GetUpdateIds(), p.GetUpdateMasks(), p.GetUpdateValues(), p.GetBytesValues(),
+		})
+	}
+	return m.parts
+}
+
 // Apply applies one frame. A frame whose baseline is not the mirror's tick (nor 0, a full
 // snapshot), or whose contents do not fit the schema, is refused with ErrBadFrame and changes
 // nothing.
 func (m *Mirror) Apply(f *pb.Frame) error {
-	if err := m.check(f); err != nil {
+	parts := m.split(f)
+	if err := m.check(f, parts); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
 	st := &m.st
 	s := st.schema
 	if f.GetBaselineTick() == 0 { // full snapshot: the spawns are the whole state
-		for i := range st.cls {
-			st.cls[i] = noClass
+		for _, id := range m.live {
+			st.cls[id] = noClass
 		}
+		m.live = m.live[:0]
 		st.n = 0
 	}
-	id := uint32(0)
-	for _, d := range f.GetDespawnIds() {
-		id += d
-		st.cls[id] = noClass
-		st.n--
+	for pi := range parts {
+		id := uint32(0)
+		for _, d := range parts[pi].despawns {
+			id += d
+			m.remove(Entity(id))
+		}
 	}
 	maxID := len(st.cls)
-	id = 0
-	for _, d := range f.GetSpawnIds() {
-		id += d
-		maxID = max(maxID, int(id)+1)
+	for pi := range parts {
+		id := uint32(0)
+		for _, d := range parts[pi].spawnIDs {
+			id += d
+			maxID = max(maxID, int(id)+1)
+		}
 	}
 	st.resize(maxID)
 	m.spawned = grow(m.spawned, maxID)
+	m.done = grow(m.done, maxID)
+	m.at = grow(m.at, maxID)
 	clear(m.spawned)
-	id = 0
-	vals := f.GetSpawnValues()
-	for i, d := range f.GetSpawnIds() {
-		id += d
-		c := uint16(f.GetSpawnClasses()[i])
-		cs := &s.classes[c]
-		st.cls[id] = c
-		st.gen[id]++
-		st.n++
-		m.spawned[id] = true
-		copy(st.vals[int(id)*st.stride:], vals[:len(cs.intCols)])
-		vals = vals[len(cs.intCols):]
-		clear(st.bytes[int(id)*st.bstride : int(id)*st.bstride+st.bstride])
+	clear(m.done)
+	for pi := range parts {
+		p := &parts[pi]
+		id := uint32(0)
+		vals := p.spawnVals
+		for i, d := range p.spawnIDs {
+			id += d
+			c := uint16(p.spawnCls[i])
+			cs := &s.classes[c]
+			st.cls[id] = c
+			st.gen[id]++
+			st.n++
+			m.at[id] = int32(len(m.live))
+			m.live = append(m.live, Entity(id))
+			m.spawned[id] = true
+			copy(st.vals[int(id)*st.stride:], vals[:len(cs.intCols)])
+			vals = vals[len(cs.intCols):]
+			clear(st.bytes[int(id)*st.bstride : int(id)*st.bstride+st.bstride])
+		}
 	}
 	predicted := f.GetBaselineTick() != 0 && f.GetBaselineTick()+1 == f.GetTick()
-	upd, masks, uvals := f.GetUpdateIds(), f.GetUpdateMasks(), f.GetUpdateValues()
-	next := uint32(0)
-	if len(upd) > 0 {
-		next = upd[0]
+	for pi := range parts {
+		p := &parts[pi]
+		id := uint32(0)
+		uvals := p.updVals
+		for i, d := range p.updIDs {
+			id += d
+			n := bits.OnesCount32(p.updMasks[i])
+			m.update(int(id), p.updMasks[i], uvals[:n], predicted)
+			uvals = uvals[n:]
+			m.done[id] = true
+		}
 	}
-	for e := 1; e < len(st.cls); e++ {
-		c := st.cls[e]
-		if c == noClass || m.spawned[e] {
-			continue
-		}
-		listed := len(upd) > 0 && uint32(e) == next
-		if !listed && !predicted {
-			continue
-		}
-		cs := &s.classes[c]
-		row := st.vals[e*st.stride : e*st.stride+len(cs.intCols)]
-		var mask uint32
-		var mine []int32
-		if listed {
-			mask = masks[0]
-			n := bits.OnesCount32(mask)
-			mine, uvals = uvals[:n], uvals[n:]
-			masks, upd = masks[1:], upd[1:]
-			if len(upd) > 0 {
-				next += upd[0]
-			}
-		}
-		// Plain fields first: predicted ones read the new velocity.
-		cols := cs.cols[:len(row)]
-		k := 0
-		for col := range cols {
-			c := &cols[col]
-			if mask&(1<<c.idx) == 0 {
-				continue
-			}
-			if c.from < 0 || !predicted {
-				row[col] += mine[k]
-			}
-			k++
-		}
-		if !predicted {
-			continue
-		}
-		k = 0
-		for col := range cols {
-			c := &cols[col]
-			var d int32
-			if mask&(1<<c.idx) != 0 {
-				d = mine[k]
-				k++
-			}
-			if c.from >= 0 {
-				row[col] = predict(row[col], row[c.from], c.num, c.den) + d
+	if predicted { // every held entity the frame did not list or spawn advances to its prediction
+		for _, id := range m.live {
+			if !m.spawned[id] && !m.done[id] {
+				m.update(int(id), 0, nil, true)
 			}
 		}
 	}
-	for _, bv := range f.GetBytesValues() {
-		e := bv.GetEntityId()
-		col := s.classes[st.cls[e]].colOf[bv.GetField()]
-		var v []byte
-		if len(bv.GetValue()) > 0 {
-			v = append([]byte(nil), bv.GetValue()...)
+	for pi := range parts {
+		for _, bv := range parts[pi].bytes {
+			e := bv.GetEntityId()
+			col := s.classes[st.cls[e]].colOf[bv.GetField()]
+			var v []byte
+			if len(bv.GetValue()) > 0 {
+				v = append([]byte(nil), bv.GetValue()...)
+			}
+			st.bytes[int(e)*st.bstride+int(col)] = v
 		}
-		st.bytes[int(e)*st.bstride+int(col)] = v
 	}
 	st.tick = f.GetTick()
 	return nil
 }
 
+// remove drops held entity id.
+func (m *Mirror) remove(id Entity) {
+	st := &m.st
+	st.cls[id] = noClass
+	st.n--
+	i := m.at[id]
+	last := m.live[len(m.live)-1]
+	m.live[i] = last
+	m.at[last] = i
+	m.live = m.live[:len(m.live)-1]
+}
+
+// update applies one entity's listed differences (mask, vals in field-index order) and, on a
+// predicted frame, advances its predicted fields: plain fields first, since predicted ones
+// read the new velocity.
+func (m *Mirror) update(e int, mask uint32, vals []int32, predicted bool) {
+	st := &m.st
+	cs := &st.schema.classes[st.cls[e]]
+	row := st.vals[e*st.stride : e*st.stride+len(cs.intCols)]
+	cols := cs.cols[:len(row)]
+	k := 0
+	for col := range cols {
+		c := &cols[col]
+		if mask&(1<<c.idx) == 0 {
+			continue
+		}
+		if c.from < 0 || !predicted {
+			row[col] += vals[k]
+		}
+		k++
+	}
+	if !predicted {
+		return
+	}
+	k = 0
+	for col := range cols {
+		c := &cols[col]
+		var d int32
+		if mask&(1<<c.idx) != 0 {
+			d = vals[k]
+			k++
+		}
+		if c.from >= 0 {
+			row[col] = predict(row[col], row[c.from], c.num, c.den) + d
+		}
+	}
+}
+
 // check validates a frame against the mirror without changing it, so Apply cannot fail halfway.
-func (m *Mirror) check(f *pb.Frame) error {
+// Across the frame's parts an id is despawned, spawned and updated at most once each.
+func (m *Mirror) check(f *pb.Frame, parts []part) error {
 	st := &m.st
 	s := st.schema
 	base := f.GetBaselineTick()
@@ -176,76 +232,90 @@ func (m *Mirror) check(f *pb.Frame) error {
 		return fmt.Errorf("baseline %d, mirror holds %d", base, st.tick)
 	case base != 0 && f.GetTick() <= base:
 		return fmt.Errorf("tick %d not after baseline %d", f.GetTick(), base)
-	case len(f.GetSpawnClasses()) != len(f.GetSpawnIds()):
-		return errors.New("spawn ids and classes differ in length")
-	case len(f.GetUpdateMasks()) != len(f.GetUpdateIds()):
-		return errors.New("update ids and masks differ in length")
 	}
 	live := func(id uint64) bool {
 		return base != 0 && id < uint64(len(st.cls)) && st.cls[id] != noClass
 	}
 	despawned := map[uint64]bool{}
-	var id uint64
-	for i, d := range f.GetDespawnIds() {
-		id += uint64(d)
-		if (i > 0 && d == 0) || !live(id) {
-			return fmt.Errorf("despawn of unknown entity %d", id)
-		}
-		despawned[id] = true
-	}
 	spawned := map[uint64]uint16{}
-	id = 0
-	nvals := 0
-	for i, d := range f.GetSpawnIds() {
-		id += uint64(d)
-		c := f.GetSpawnClasses()[i]
+	updated := map[uint64]bool{}
+	for pi := range parts {
+		p := &parts[pi]
 		switch {
-		case id == 0 || (i > 0 && d == 0) || id >= maxEntityID:
-			return fmt.Errorf("spawn id %d invalid", id)
-		case live(id) && !despawned[id]:
-			return fmt.Errorf("spawn of live entity %d", id)
-		case c >= uint32(len(s.classes)):
-			return fmt.Errorf("entity %d: unknown class %d", id, c)
+		case len(p.spawnCls) != len(p.spawnIDs):
+			return errors.New("spawn ids and classes differ in length")
+		case len(p.updMasks) != len(p.updIDs):
+			return errors.New("update ids and masks differ in length")
 		}
-		spawned[id] = uint16(c)
-		nvals += len(s.classes[c].intCols)
-	}
-	if nvals != len(f.GetSpawnValues()) {
-		return fmt.Errorf("spawns need %d values, frame has %d", nvals, len(f.GetSpawnValues()))
-	}
-	id = 0
-	nvals = 0
-	for i, d := range f.GetUpdateIds() {
-		id += uint64(d)
-		if (i > 0 && d == 0) || !live(id) || despawned[id] {
-			return fmt.Errorf("update of unknown entity %d", id)
-		}
-		if _, ok := spawned[id]; ok {
-			return fmt.Errorf("update of entity %d spawned by the same frame", id)
-		}
-		cs := &s.classes[st.cls[id]]
-		mask := f.GetUpdateMasks()[i]
-		if mask == 0 || mask&^intMask(cs) != 0 {
-			return fmt.Errorf("entity %d: bad mask %#x", id, mask)
-		}
-		nvals += bits.OnesCount32(mask)
-	}
-	if nvals != len(f.GetUpdateValues()) {
-		return fmt.Errorf("updates need %d values, frame has %d", nvals, len(f.GetUpdateValues()))
-	}
-	for _, bv := range f.GetBytesValues() {
-		id := uint64(bv.GetEntityId())
-		c, ok := spawned[id]
-		if !ok {
-			if !live(id) || despawned[id] {
-				return fmt.Errorf("bytes value for unknown entity %d", id)
+		var id uint64
+		for i, d := range p.despawns {
+			id += uint64(d)
+			if (i > 0 && d == 0) || !live(id) || despawned[id] {
+				return fmt.Errorf("despawn of unknown entity %d", id)
 			}
-			c = st.cls[id]
+			despawned[id] = true
 		}
-		cs := &s.classes[c]
-		fi := bv.GetField()
-		if fi >= uint32(len(cs.Fields)) || cs.Fields[fi].Kind != KindBytes || len(bv.GetValue()) > cs.Fields[fi].MaxLen {
-			return fmt.Errorf("entity %d: bad bytes field %d", id, fi)
+	}
+	for pi := range parts {
+		p := &parts[pi]
+		var id uint64
+		nvals := 0
+		for i, d := range p.spawnIDs {
+			id += uint64(d)
+			c := p.spawnCls[i]
+			_, twice := spawned[id]
+			switch {
+			case id == 0 || (i > 0 && d == 0) || id >= maxEntityID || twice:
+				return fmt.Errorf("spawn id %d invalid", id)
+			case live(id) && !despawned[id]:
+				return fmt.Errorf("spawn of live entity %d", id)
+			case c >= uint32(len(s.classes)):
+				return fmt.Errorf("entity %d: unknown class %d", id, c)
+			}
+			spawned[id] = uint16(c)
+			nvals += len(s.classes[c].intCols)
+		}
+		if nvals != len(p.spawnVals) {
+			return fmt.Errorf("spawns need %d values, frame has %d", nvals, len(p.spawnVals))
+		}
+	}
+	for pi := range parts {
+		p := &parts[pi]
+		var id uint64
+		nvals := 0
+		for i, d := range p.updIDs {
+			id += uint64(d)
+			if (i > 0 && d == 0) || !live(id) || despawned[id] || updated[id] {
+				return fmt.Errorf("update of unknown entity %d", id)
+			}
+			if _, ok := spawned[id]; ok {
+				return fmt.Errorf("update of entity %d spawned by the same frame", id)
+			}
+			updated[id] = true
+			cs := &s.classes[st.cls[id]]
+			mask := p.updMasks[i]
+			if mask == 0 || mask&^intMask(cs) != 0 {
+				return fmt.Errorf("entity %d: bad mask %#x", id, mask)
+			}
+			nvals += bits.OnesCount32(mask)
+		}
+		if nvals != len(p.updVals) {
+			return fmt.Errorf("updates need %d values, frame has %d", nvals, len(p.updVals))
+		}
+		for _, bv := range p.bytes {
+			id := uint64(bv.GetEntityId())
+			c, ok := spawned[id]
+			if !ok {
+				if !live(id) || despawned[id] {
+					return fmt.Errorf("bytes value for unknown entity %d", id)
+				}
+				c = st.cls[id]
+			}
+			cs := &s.classes[c]
+			fi := bv.GetField()
+			if fi >= uint32(len(cs.Fields)) || cs.Fields[fi].Kind != KindBytes || len(bv.GetValue()) > cs.Fields[fi].MaxLen {
+				return fmt.Errorf("entity %d: bad bytes field %d", id, fi)
+			}
 		}
 	}
 	return nil

@@ -27,6 +27,13 @@ type State struct {
 	rng     uint32   // the world's PRNG state (snapshots of a World only)
 	free    []Entity // the world's freed ids, next reused first (snapshots of a World only)
 	order   []Entity // live ids in the world's storage order, class after class (snapshots of a World only)
+
+	// Views (views.go, set by PlaceCells): each entity's cell by id, and the entities by cell.
+	ncells    int
+	cells     []Cell
+	cellStart []int32 // bucket b (cell b; Everywhere is bucket ncells) holds cellIDs[cellStart[b]:cellStart[b+1]]
+	cellFill  []int32 // scratch
+	cellIDs   []Entity
 }
 
 // NewState returns an empty state (tick 0) for schema s.
@@ -121,23 +128,27 @@ func (st *State) BytesValues(e Entity) [][]byte {
 func (st *State) Hash() uint64 {
 	h := newHasher()
 	for id := 1; id < len(st.cls); id++ {
-		c := st.cls[id]
-		if c == noClass {
-			continue
-		}
-		cs := &st.schema.classes[c]
-		h.u16(c)
-		h.u32(uint32(id))
-		for i := range cs.Fields {
-			col := int(cs.colOf[i])
-			if cs.Fields[i].Kind == KindBytes {
-				h.bytes(st.bytes[id*st.bstride+col])
-			} else {
-				h.u32(uint32(st.vals[id*st.stride+col]))
-			}
+		if st.cls[id] != noClass {
+			st.hashEntity(&h, id)
 		}
 	}
 	return h.sum()
+}
+
+// hashEntity adds live entity id to h: its class, id and fields in schema order.
+func (st *State) hashEntity(h *hasher, id int) {
+	c := st.cls[id]
+	cs := &st.schema.classes[c]
+	h.u16(c)
+	h.u32(uint32(id))
+	for i := range cs.Fields {
+		col := int(cs.colOf[i])
+		if cs.Fields[i].Kind == KindBytes {
+			h.bytes(st.bytes[id*st.bstride+col])
+		} else {
+			h.u32(uint32(st.vals[id*st.stride+col]))
+		}
+	}
 }
 
 // CopyFrom makes st an exact copy of src, reusing st's memory.
@@ -150,6 +161,10 @@ func (st *State) CopyFrom(src *State) {
 	st.rng = src.rng
 	st.free = append(st.free[:0], src.free...)
 	st.order = append(st.order[:0], src.order...)
+	st.ncells = src.ncells
+	st.cells = append(st.cells[:0], src.cells...)
+	st.cellStart = append(st.cellStart[:0], src.cellStart...)
+	st.cellIDs = append(st.cellIDs[:0], src.cellIDs...)
 }
 
 // Snapshot copies the world into dst, reusing dst's memory (no allocation in steady state).
@@ -158,6 +173,7 @@ func (w *World) Snapshot(dst *State) {
 		dst.reset(w.schema)
 	}
 	dst.tick, dst.n, dst.rng = w.tick, w.n, w.rng.State()
+	dst.cellStart = dst.cellStart[:0] // a game with views places the cells again (PlaceCells)
 	dst.free = append(dst.free[:0], w.free[w.head:]...)
 	dst.order = dst.order[:0]
 	for ci := range w.classes {
