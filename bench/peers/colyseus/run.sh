@@ -2,8 +2,8 @@
 # Runs one scenario of the arena benchmark against Colyseus 0.18 and appends the JSON line to
 # bench/results/peer.jsonl (repo root).
 #   usage: bench/peers/colyseus/run.sh SCENARIO [duration_s]
-#   SCENARIO: A | B | B60 | B128 | C. Overrides via env: ENTITIES, CLIENTS, HZ, WARMUP_S, PROBES,
-#   PORT (default 2567), JOIN_CONCURRENCY.
+#   SCENARIO: A | B | B60 | B128 | C | D. Overrides via env: ENTITIES, CLIENTS, HZ, WORLD, VIEW,
+#   CELL, WARMUP_S, PROBES, PORT (default 2567), JOIN_CONCURRENCY.
 set -euo pipefail
 
 scenario="${1:?usage: run.sh SCENARIO [duration_s]}"
@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$here"
 
-case "$scenario" in A|B|B60|B128|C) ;; *) echo "unknown scenario: $scenario (A, B, B60, B128, C)" >&2; exit 2 ;; esac
+case "$scenario" in A|B|B60|B128|C|D) ;; *) echo "unknown scenario: $scenario (A, B, B60, B128, C, D)" >&2; exit 2 ;; esac
 
 probe() { # exit 0 when something answers GET /stats on the port
   if command -v curl >/dev/null 2>&1; then

@@ -5,15 +5,18 @@
 // Flags (or env): --scenario (SCENARIO, B) sets the defaults of --entities, --clients, --hz;
 // --duration (DURATION_S, 20), --warmup (WARMUP_S, 3), --port (PORT, 2567),
 // --server-pid (SERVER_PID; if given, server CPU comes from /proc/<pid>/stat),
-// --probes (PROBES, per scenario: A 50, B 10, B60 4, B128 2, C 2; 0 = all): how many clients decode the patches (RTT and decode time are
+// --probes (PROBES, per scenario: A 50, B 10, B60 4, B128 2, C 2, D 20; 0 = all): how many clients decode the patches (RTT and decode time are
 // measured on those); the others count bytes and patches but skip the decode, so that the load
 // generator does not saturate on a 2-core box. Every client sends inputs.
+// With views (the server's /stats says view > 0: scenario D) every decoding client checks after
+// each patch that it holds its own player and nothing outside the grid cells it sees.
 
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Client, Room, Protocol } from "@colyseus/sdk";
 import { flag, flagStr, round, summarize } from "./common.ts";
+import { emptyRect, Grid } from "./grid.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
 const SCENARIO_NAME = flagStr("scenario", "SCENARIO", "B");
@@ -64,6 +67,12 @@ let inputsSent = 0;
 let disconnects = 0;
 let leaving = false;
 
+// Views (set from the server's /stats before any join): what a decoding client may hold.
+let viewGrid: Grid | undefined;
+let viewHalf = 0;
+const viewRect = emptyRect();
+const viewCheck = { patches: 0, held: 0, outside: 0, ownMissing: 0 };
+
 function connFor(room: object): Conn {
   let c = connOf.get(room);
   if (c === undefined) {
@@ -100,6 +109,7 @@ proto.onMessageCallback = function (this: any, event: { data: ArrayBuffer }) {
       decodedPatches++;
     }
     ackCheck(this, c);
+    if (viewGrid !== undefined) checkView(this);
     return;
   }
   if (code === Protocol.ROOM_STATE && c.fullStateBytes === 0) {
@@ -124,6 +134,26 @@ function ackCheck(room: any, c: Conn) {
   if (i > 0) {
     c.pendSeq.splice(0, i);
     c.pendT.splice(0, i);
+  }
+}
+
+// With views: the client must hold its own player, and every entity it holds must lie in a cell
+// of the square around that player (the server's rule, src/interest.ts, with the same floats).
+// Counted from the first patch after join to the end of the window.
+function checkView(room: any) {
+  const grid = viewGrid!;
+  const entities = room.state?.entities;
+  if (entities === undefined) return;
+  viewCheck.patches++;
+  const own = entities.get(room.sessionId);
+  if (own === undefined) {
+    viewCheck.ownMissing++;
+    return;
+  }
+  grid.square(own.x, own.y, viewHalf, viewRect);
+  for (const e of entities.values()) {
+    viewCheck.held++;
+    if (!grid.has(viewRect, grid.cellAt(e.x, e.y))) viewCheck.outside++;
   }
 }
 
@@ -207,6 +237,10 @@ async function main() {
     throw new Error(`the server on port ${PORT} has pid ${hello.pid}, expected ${SERVER_PID}`);
   }
   if (hello.players !== 0) log(`WARNING: ${hello.players} players already in the room`);
+  if (hello.view > 0) {
+    viewGrid = new Grid(hello.world, hello.cell);
+    viewHalf = hello.view / 2;
+  }
   const sdk = new Client(BASE);
   const conns: Conn[] = [];
   let next = 0;
@@ -280,14 +314,19 @@ async function main() {
   for (const c of conns) clearInterval(c.timer);
 
   // ---- results ----
+  // Bytes are counted per connection as received, so with views (a different patch for each
+  // client) the means below are per client, and the spread is reported too.
   let bytes = 0;
   let patches = 0;
   let patchBytes = 0;
+  const perClientPatch: number[] = [];
   for (const c of conns) {
     bytes += c.bytes;
     patches += c.patches;
     patchBytes += c.patchBytes;
+    if (c.patches > 0) perClientPatch.push(c.patchBytes / c.patches);
   }
+  const pcp = summarize(perClientPatch);
   const m = conns.length;
   const clkTck = 100; // USER_HZ on Linux
   let serverCpu: number;
@@ -306,6 +345,16 @@ async function main() {
     notes.push(`other processes used ${otherCpu.toFixed(0)}% of a core during the window: figures are noisy`);
   }
   if (PROBES < m) notes.push(`${PROBES} of ${m} clients decode patches (RTT, decode time); the others count bytes only`);
+  if (srv.missed_ticks > 1 || srv.late_ticks > 0) {
+    notes.push(
+      `the server fell behind: ${srv.missed_ticks} of ${srv.expected_ticks} ticks missing ` +
+        `(${Math.round((srv.missed_ticks * 1000) / srv.hz)} ms), ${srv.late_ticks} tick starts over 1.5 periods after the previous`,
+    );
+  }
+  if (disconnects > 0) notes.push(`${disconnects} clients were disconnected during the window`);
+  if (viewGrid !== undefined && (viewCheck.outside > 0 || viewCheck.ownMissing > 0)) {
+    notes.push(`VIEW CHECK FAILED: ${viewCheck.outside} entities held outside the view, own player missing in ${viewCheck.ownMissing} patches`);
+  }
   const lagP99Ms = lag.percentile(99) / 1e6;
   const intervalMs = 1000 / HZ;
   const saturated = loadgenCpu >= 90 || lagP99Ms > intervalMs / 4;
@@ -369,6 +418,23 @@ async function main() {
     loadgen_lag_p99_ms: round(lagP99Ms, 2),
     disconnects,
     other_cpu_util_pct: round(otherCpu, 1),
+    // Falling behind, and where the tick's time goes.
+    expected_ticks: srv.expected_ticks,
+    late_ticks: srv.late_ticks,
+    behind_ms: round((srv.missed_ticks * 1000) / srv.hz, 0),
+    tick_patch_ms: { mean: round(srv.tick_patch_ms.mean), p99: round(srv.tick_patch_ms.p99) },
+    bytes_per_patch_per_client: { min: round(pcp.p50 === null ? null : Math.min(...perClientPatch), 0), p50: round(pcp.p50, 0), max: round(pcp.max, 0) },
+    // Views (0 / null without them): world and view in units; what the views cost and hold.
+    world: srv.world,
+    view: srv.view,
+    cell: srv.cell,
+    tick_view_ms: { mean: round(srv.tick_view_ms.mean), p99: round(srv.tick_view_ms.p99) },
+    view_adds_per_tick: srv.view > 0 && srv.ticks > 0 ? round(srv.view_adds / srv.ticks, 1) : null,
+    view_removes_per_tick: srv.view > 0 && srv.ticks > 0 ? round(srv.view_removes / srv.ticks, 1) : null,
+    view_entities_mean: viewCheck.patches > 0 ? round(viewCheck.held / (viewCheck.patches - viewCheck.ownMissing), 1) : null,
+    view_checks: viewCheck.patches,
+    view_outside: viewCheck.outside,
+    view_own_missing: viewCheck.ownMissing,
     notes,
   };
   process.stdout.write(JSON.stringify(out) + "\n");

@@ -1,18 +1,25 @@
 // The "arena" reference workload (docs/benchmark.md) on Colyseus 0.18: the peer side of
 // ticksync's benchmark comparison. One room, N NPCs + one entity per connected player, float64
 // state in a @colyseus/schema MapSchema, one broadcastPatch() per tick.
+// With --view > 0 (scenario D) each client has a StateView holding the entities in the grid
+// cells around its player (src/interest.ts), updated every tick before the patch.
 //
-// Flags (or env): --scenario (SCENARIO, B) sets the defaults of --entities (ENTITIES) and
-// --hz (HZ); --port (PORT, 2567), --k (INPUTS_PER_TICK, 2), --clock (CLOCK, auto; see below).
+// Flags (or env): --scenario (SCENARIO, B) sets the defaults of --entities (ENTITIES),
+// --hz (HZ), --world (WORLD, units), --view (VIEW, side of the square a player sees; 0 = every
+// client gets everything) and --cell (CELL, grid cell side); --port (PORT, 2567),
+// --k (INPUTS_PER_TICK, 2), --clock (CLOCK, auto; see below).
 // Binds 127.0.0.1 only.
 // HTTP: GET /stats (JSON, samples since the last reset), POST /stats/reset (starts a window).
 
 import { readFileSync } from "node:fs";
 import { defineRoom, defineServer, matchMaker, Room, type Client } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
-import { Encoder, schema, t, type SchemaType } from "@colyseus/schema";
+import { Encoder, StateView } from "@colyseus/schema";
 import { flag, flagStr, mulberry32, summarize } from "./common.ts";
+import { Grid } from "./grid.ts";
+import { Interest, type Mob, type Watcher } from "./interest.ts";
 import { SCENARIOS } from "./scenarios.ts";
+import { ArenaState, Entity, move, newNpc, stepNpc, ViewArenaState } from "./world.ts";
 
 const SCENARIO_NAME = flagStr("scenario", "SCENARIO", "B");
 const SCENARIO = SCENARIOS[SCENARIO_NAME];
@@ -20,6 +27,9 @@ if (SCENARIO === undefined) throw new Error(`unknown scenario ${SCENARIO_NAME}`)
 const PORT = flag("port", "PORT", 2567);
 const ENTITIES = flag("entities", "ENTITIES", SCENARIO.entities);
 const HZ = flag("hz", "HZ", SCENARIO.hz);
+const WORLD = flag("world", "WORLD", SCENARIO.world);
+const VIEW = flag("view", "VIEW", SCENARIO.view);
+const CELL = flag("cell", "CELL", SCENARIO.cell);
 const K = flag("k", "INPUTS_PER_TICK", 2);
 // "interval": Colyseus' setSimulationInterval (a Node setInterval, which truncates the period to
 // whole ms: 60 Hz would run at 62.5 Hz, 128 Hz at 142.9 Hz). "deadline": setTimeout to absolute
@@ -30,41 +40,15 @@ if (!["auto", "interval", "deadline"].includes(CLOCK)) throw new Error(`--clock:
 const USE_INTERVAL = CLOCK === "interval" || (CLOCK === "auto" && Number.isInteger(1000 / HZ));
 const HOST = "127.0.0.1";
 
-const WORLD = 1000;
-const TWO_PI = 2 * Math.PI;
-const P_TURN = 0.02;
-const P_HP = 0.01;
 const INPUT_MAX = 200;
 const MAX_QUEUED_INPUTS = 64; // per player; a client that floods loses its oldest inputs
 const MAX_SAMPLES = 2_000_000; // per sample series per window
 
 // The schema encoder's buffer (16 KiB by default) auto-grows with a console warning per
 // overflow; a real deployment of this state size raises it, as the warning says. 512 KiB holds
-// scenario C's full state (5,000 entities).
+// scenario C's full state (5,000 entities). With views the per-client encodings of a tick are
+// appended to the same buffer, which grows (silently) to hold them all.
 Encoder.BUFFER_SIZE = 512 * 1024;
-
-// ---- state ---------------------------------------------------------------------------------
-
-export const Entity = schema(
-  {
-    x: t.float64(),
-    y: t.float64(),
-    vx: t.float64(),
-    vy: t.float64(),
-    hp: t.uint8(),
-    seq: t.uint32(), // players only: the last applied input seq (left undefined on NPCs)
-  },
-  "Entity",
-);
-export type Entity = SchemaType<typeof Entity>;
-
-export const ArenaState = schema(
-  {
-    entities: t.map(Entity),
-  },
-  "ArenaState",
-);
-export type ArenaState = SchemaType<typeof ArenaState>;
 
 // ---- stats ---------------------------------------------------------------------------------
 
@@ -91,7 +75,12 @@ const stats = {
   windowStart: process.hrtime.bigint(),
   cpuStart: process.cpuUsage(),
   ticks: 0,
-  tickWork: new Series(), // ms: inputs + step + broadcastPatch
+  tickWork: new Series(), // ms: inputs + step + views + broadcastPatch
+  tickView: new Series(), // ms: interest.update() (view.add / view.remove), views only
+  tickPatch: new Series(), // ms: broadcastPatch()
+  lateTicks: 0, // tick starts more than 1.5 periods after the previous one
+  viewAdds: 0,
+  viewRemoves: 0,
   tickInterval: new Series(), // ms between tick starts
   hold: new Series(), // ms: input received -> broadcastPatch() that carries it returned
   wait: new Series(), // ms: input received -> start of the tick that applies it
@@ -103,6 +92,11 @@ const stats = {
     this.cpuStart = process.cpuUsage();
     this.ticks = 0;
     this.tickWork.clear();
+    this.tickView.clear();
+    this.tickPatch.clear();
+    this.lateTicks = 0;
+    this.viewAdds = 0;
+    this.viewRemoves = 0;
     this.tickInterval.clear();
     this.hold.clear();
     this.wait.clear();
@@ -125,6 +119,8 @@ interface Player {
   sessionId: string;
   e: Entity;
   queue: PendingInput[];
+  mob?: Mob; // views only
+  watcher?: Watcher;
 }
 
 let room: ArenaRoom | undefined;
@@ -139,22 +135,18 @@ export class ArenaRoom extends Room<{ state: ArenaState }> {
   private dt = 1 / HZ;
   private lastTickStart = 0n;
   private applied: bigint[] = []; // receive times of the inputs delivered this tick
+  // Views (VIEW > 0): which entities each client's StateView holds.
+  private interest = VIEW > 0 ? new Interest(new Grid(WORLD, CELL), VIEW / 2) : undefined;
 
   onCreate() {
     room = this;
-    this.state = new ArenaState();
+    this.state = VIEW > 0 ? new ViewArenaState() : new ArenaState();
     const r = this.rnd;
     for (let i = 0; i < ENTITIES; i++) {
-      const e = new Entity();
-      e.x = r() * WORLD;
-      e.y = r() * WORLD;
-      const a = r() * TWO_PI;
-      const s = 20 + r() * 80;
-      e.vx = Math.cos(a) * s;
-      e.vy = Math.sin(a) * s;
-      e.hp = 100;
+      const e = newNpc(r, WORLD);
       this.npcs.push(e);
       this.state.entities.set(String(i), e);
+      this.interest?.track(e);
     }
 
     this.onMessage("input", (client: Client, msg: any) => {
@@ -192,6 +184,13 @@ export class ArenaRoom extends Room<{ state: ArenaState }> {
     this.players.push(p);
     this.bySession.set(client.sessionId, p);
     this.state.entities.set(client.sessionId, e);
+    if (this.interest !== undefined) {
+      // The client's view: its own player and everything in the cells around it, filled now
+      // so that the full state it gets on join already shows what it sees.
+      client.view = new StateView();
+      p.mob = this.interest.track(e);
+      p.watcher = this.interest.watch(client.view, p.mob);
+    }
   }
 
   onLeave(client: Client) {
@@ -200,6 +199,11 @@ export class ArenaRoom extends Room<{ state: ArenaState }> {
     this.bySession.delete(client.sessionId);
     const i = this.players.indexOf(p);
     if (i >= 0) this.players.splice(i, 1);
+    if (this.interest !== undefined && p.watcher !== undefined && p.mob !== undefined) {
+      this.interest.unwatch(p.watcher);
+      this.interest.untrack(p.mob);
+      client.view?.dispose();
+    }
     this.state.entities.delete(client.sessionId);
   }
 
@@ -224,7 +228,11 @@ export class ArenaRoom extends Room<{ state: ArenaState }> {
 
   private tick() {
     const t0 = process.hrtime.bigint();
-    if (this.lastTickStart !== 0n) stats.tickInterval.push(Number(t0 - this.lastTickStart) / 1e6);
+    if (this.lastTickStart !== 0n) {
+      const interval = Number(t0 - this.lastTickStart) / 1e6;
+      stats.tickInterval.push(interval);
+      if (interval > 1500 / HZ) stats.lateTicks++;
+    }
     this.lastTickStart = t0;
 
     // 1. inputs: up to K per player, oldest first; the newest of them is applied.
@@ -248,24 +256,29 @@ export class ArenaRoom extends Room<{ state: ArenaState }> {
     // 2. step: NPCs in index order, then players.
     const r = this.rnd;
     const dt = this.dt;
-    for (const e of this.npcs) {
-      if (r() < P_TURN) {
-        const a = r() * TWO_PI;
-        const s = 20 + r() * 80;
-        e.vx = Math.cos(a) * s;
-        e.vy = Math.sin(a) * s;
-      }
-      move(e, dt);
-      if (r() < P_HP) e.hp = e.hp === 1 ? 100 : e.hp - 1;
-    }
-    for (const p of this.players) move(p.e, dt);
+    for (const e of this.npcs) stepNpc(e, r, dt, WORLD);
+    for (const p of this.players) move(p.e, dt, WORLD);
 
-    // 3. diff + encode + send: one shared patch to every client.
+    // 3. views: add what entered each client's view, remove what left it.
+    const tv = process.hrtime.bigint();
+    const interest = this.interest;
+    if (interest !== undefined) {
+      interest.resetCounts();
+      interest.update();
+      stats.viewAdds += interest.adds;
+      stats.viewRemoves += interest.removes;
+    }
+
+    // 4. diff + encode + send: one patch, shared by every client (with views: the shared part
+    // plus each client's view, encoded per client).
+    const tp = process.hrtime.bigint();
     this.broadcastPatch();
 
     const t1 = process.hrtime.bigint();
     stats.ticks++;
     stats.tickWork.push(Number(t1 - t0) / 1e6);
+    if (interest !== undefined) stats.tickView.push(Number(tp - tv) / 1e6);
+    stats.tickPatch.push(Number(t1 - tp) / 1e6);
     for (let i = 0; i < applied.length; i++) stats.hold.push(Number(t1 - applied[i]) / 1e6);
   }
 }
@@ -276,29 +289,6 @@ function num(v: unknown): number {
 
 function clamp(v: number): number {
   return v > INPUT_MAX ? INPUT_MAX : v < -INPUT_MAX ? -INPUT_MAX : v;
-}
-
-// Move by v*dt, reflecting off [0, WORLD]: mirror the position, flip the velocity's sign.
-// Assignments only when the value changes, so the schema change tracker sees real changes only.
-function move(e: Entity, dt: number) {
-  let x = e.x + e.vx * dt;
-  let y = e.y + e.vy * dt;
-  if (x < 0) {
-    x = -x;
-    e.vx = -e.vx;
-  } else if (x > WORLD) {
-    x = 2 * WORLD - x;
-    e.vx = -e.vx;
-  }
-  if (y < 0) {
-    y = -y;
-    e.vy = -e.vy;
-  } else if (y > WORLD) {
-    y = 2 * WORLD - y;
-    e.vy = -e.vy;
-  }
-  if (x !== e.x) e.x = x;
-  if (y !== e.y) e.y = y;
 }
 
 // ---- stats endpoint ------------------------------------------------------------------------
@@ -314,6 +304,9 @@ function statsJSON() {
     pid: process.pid,
     entities: ENTITIES,
     hz: HZ,
+    world: WORLD,
+    view: VIEW,
+    cell: VIEW > 0 ? CELL : 0,
     k: K,
     clock: USE_INTERVAL ? "interval" : "deadline",
     players: room ? room.clients.length : 0,
@@ -322,6 +315,11 @@ function statsJSON() {
     expected_ticks: Math.round((windowMs * HZ) / 1000),
     missed_ticks: Math.max(0, Math.round((windowMs * HZ) / 1000) - stats.ticks),
     tick_work_ms: summarize(stats.tickWork.v),
+    tick_view_ms: summarize(stats.tickView.v),
+    tick_patch_ms: summarize(stats.tickPatch.v),
+    late_ticks: stats.lateTicks,
+    view_adds: stats.viewAdds,
+    view_removes: stats.viewRemoves,
     tick_interval_ms: summarize(stats.tickInterval.v),
     server_hold_ms: summarize(stats.hold.v),
     tick_wait_ms: summarize(stats.wait.v),
@@ -365,6 +363,7 @@ setInterval(() => {
 await server.listen(PORT, HOST);
 await matchMaker.createRoom("arena", {}); // the world exists before anyone joins
 console.error(
-  `colyseus arena: listening on ${HOST}:${PORT} entities=${ENTITIES} hz=${HZ} k=${K} ` +
+  `colyseus arena: listening on ${HOST}:${PORT} entities=${ENTITIES} hz=${HZ} k=${K} world=${WORLD} ` +
+    (VIEW > 0 ? `view=${VIEW} cell=${CELL} ` : "") +
     `clock=${USE_INTERVAL ? "interval" : "deadline"} pid=${process.pid}`,
 );
