@@ -54,6 +54,7 @@ func (s *goSession) Counters() counters {
 	out := counters{Messages: k.Messages, Frames: k.Frames, Bytes: k.BytesIn, FirstFrameBytes: k.FirstFrameBytes}
 	if s.decode {
 		out.Decoded, out.DecodeNs = k.Frames, k.DecodeNs
+		out.HashChecks, out.HashMismatches = k.HashChecks, k.HashMismatches
 	}
 	return out
 }

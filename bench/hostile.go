@@ -240,7 +240,7 @@ func (hc *hostileClient) attempt(ctx context.Context) (outcome string, joined bo
 	if resp != nil {
 		return "http " + strconv.Itoa(resp.Status), false
 	}
-	join, _ := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: hc.room, Game: game}}})
+	join, _ := proto.Marshal(&pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{Room: hc.room, Game: game, Views: true}}})
 	if err := c.WriteBinary(join); err != nil {
 		return ended(ctx, err), false
 	}

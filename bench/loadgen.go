@@ -51,6 +51,8 @@ type loadReport struct {
 	DecodeNs           int64    `json:"decode_ns"`
 	Decoded            int64    `json:"decoded"`
 	Decoders           int      `json:"decoders"`
+	HashChecks         int64    `json:"hash_checks"`     // in the window
+	HashMismatches     int64    `json:"hash_mismatches"` // since the clients joined
 	CPUS               float64  `json:"cpu_s"`
 	LagP99Us           float64  `json:"lag_p99_us"`
 	LagMaxUs           float64  `json:"lag_max_us"`
@@ -397,6 +399,8 @@ func (lg *loadgen) report() loadReport {
 		r.Bytes += int64(now.Bytes - b.Bytes)
 		r.Decoded += int64(now.Decoded - b.Decoded)
 		r.DecodeNs += int64(now.DecodeNs - b.DecodeNs)
+		r.HashChecks += int64(now.HashChecks - b.HashChecks)
+		r.HashMismatches += int64(now.HashMismatches) // a mismatch in the warm-up counts too
 	}
 	r.FullStates = firstN
 	if firstN > 0 {

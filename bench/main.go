@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("ticksync bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ticksync bench [-scenario A|B|B60|B128|C|R|floor|soak] [flags]\n\n"+
+		fmt.Fprintf(stderr, "usage: ticksync bench [-scenario A|B|B60|B128|C|CV|D|R|floor|soak] [flags]\n\n"+
 			"Runs the docs/benchmark.md workload against a ticksync server it starts (or -target),\n"+
 			"appends one JSON object per run to -out, prints a markdown table and writes an SVG plot.\n\n")
 		fs.PrintDefaults()
@@ -96,6 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sc.Hz, "hz", 0, "tick rate (0: the scenario's)")
 	fs.IntVar(&o.sc.Rooms, "rooms", 0, "rooms (0: the scenario's, or clients / players-per-room)")
 	fs.IntVar(&o.sc.PlayersPerRoom, "players-per-room", 0, "clients per room (0: clients / rooms)")
+	fs.IntVar(&o.sc.World, "world", 0, "arena's world side in units (0: the scenario's, else the game's 1000)")
+	fs.IntVar(&o.sc.View, "view", 0, "side of the square each player sees, in units (0: the scenario's, else no views)")
 	fs.DurationVar(&o.sc.Duration, "duration", 20*time.Second, "measurement window")
 	fs.DurationVar(&o.sc.Warmup, "warmup", 3*time.Second, "warm-up after all joins")
 	fs.Float64Var(&o.sc.InputHz, "input-hz", 20, "inputs per second per client")
@@ -175,6 +177,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.sc = sc
+	if sc.DecodeAll && !set["decode"] { // every client checks every view hash it gets
+		o.decode = -1
+	}
 	if o.target != "" && !strings.HasPrefix(o.target, "ws://") && !strings.HasPrefix(o.target, "wss://") {
 		return nil, fmt.Errorf("bench: -target %q, want ws://host:port", o.target)
 	}

@@ -135,7 +135,25 @@ type result struct {
 	Notes             []string            `json:"notes,omitempty"`
 	Plot              string              `json:"plot,omitempty"`
 
+	// ViewHashChecks is the view hashes the decoding clients checked in the window;
+	// ViewHashMismatches those that differed since they joined (each also ends its client's
+	// connection, and any fails the run).
+	ViewHashChecks     int64 `json:"view_hash_checks"`
+	ViewHashMismatches int64 `json:"view_hash_mismatches"`
+	World              int   `json:"world,omitempty"` // arena's world side in units (0: the game's default)
+	View               int   `json:"view,omitempty"`  // the side each player sees (0: no views)
+
 	plot *plotData // the distributions behind the SVG
+}
+
+// failure is why a run that produced r failed (nil: it did not): a view hash mismatch means a
+// client's state was wrong, whatever the figures say. The result is written first, so the line
+// shows what happened.
+func (r *result) failure() error {
+	if r.ViewHashMismatches > 0 {
+		return fmt.Errorf("bench: %d view hash mismatches (see the notes)", r.ViewHashMismatches)
+	}
+	return nil
 }
 
 // appendJSONL appends r as one line to path, creating the file and its directory.
@@ -165,8 +183,8 @@ func appendJSONL(path string, r *result) error {
 func writeMarkdown(w io.Writer, r *result) {
 	q := func(x quantiles) string { return fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", x.P50, x.P90, x.P99, x.Max) }
 	rows := [][2]string{
-		{"scenario", fmt.Sprintf("%s: %d entities, %d clients (%d rooms × %d), %d Hz, %gs (+%gs warm-up)",
-			r.Scenario, r.Entities, r.Clients, r.Rooms, r.PlayersPerRoom, r.Hz, r.DurationS, r.WarmupS)},
+		{"scenario", fmt.Sprintf("%s: %d entities, %d clients (%d rooms × %d), %d Hz, %gs (+%gs warm-up)%s",
+			r.Scenario, r.Entities, r.Clients, r.Rooms, r.PlayersPerRoom, r.Hz, r.DurationS, r.WarmupS, viewNote(r))},
 		{"server", fmt.Sprintf("%s %s, recording %v", r.Server, r.Version, r.Recording)},
 		{"machine", r.Machine},
 		{"patches/s per client", fmt.Sprintf("%.2f", r.PatchesPerSPerClient)},
@@ -188,6 +206,7 @@ func writeMarkdown(w io.Writer, r *result) {
 		{"Go heap MB, GC cycles, GC pause p99 ms", fmt.Sprintf("%.1f, %d, %.3f", r.GoHeapMB, r.GCCycles, r.GCPauseP99Ms)},
 		{"allocs per tick: mean, p50 (during ticks) / whole process", fmt.Sprintf("%.1f, %.0f / %.1f", r.AllocsPerTick, r.AllocsPerTickP50, r.AllocsPerTickProc)},
 		{"client decode ms per patch (Go)", fmt.Sprintf("%.4f", r.ClientDecodeMsPerPatch)},
+		{"view hashes checked / mismatched", fmt.Sprintf("%d / %d (%d decoding clients)", r.ViewHashChecks, r.ViewHashMismatches, r.DecodingClients)},
 		{"load generator CPU % (max per process)", fmt.Sprintf("%.1f (%.1f, %d procs)%s", r.LoadgenCPUUtilPct, r.LoadgenMaxProcPct, r.LoadgenProcs, satNote(r.LoadgenSaturated))},
 	}
 	if r.Soak != nil { // clean against soak: the soak's own rows
@@ -222,6 +241,18 @@ var floorRows = map[string]bool{
 	"scenario": true, "server": true, "machine": true, "patches/s per client": true,
 	"bytes/s per client": true, "bytes per patch (mean)": true, "server CPU % of a core": true,
 	"server RSS MB (peak)": true, "load generator CPU % (max per process)": true,
+}
+
+// viewNote describes a run's world and view for the scenario row ("" without views).
+func viewNote(r *result) string {
+	if r.View == 0 {
+		return ""
+	}
+	world := r.World
+	if world == 0 {
+		world = 1000 // arena's default
+	}
+	return fmt.Sprintf(", each sees %d × %d of a %d × %d world", r.View, r.View, world, world)
 }
 
 func satNote(sat bool) string {

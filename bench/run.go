@@ -83,7 +83,10 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return r.write(res, stdout)
+	if err := r.write(res, stdout); err != nil {
+		return err
+	}
+	return res.failure()
 }
 
 // newResult fills the fields every run shares.
@@ -98,7 +101,7 @@ func (r *rig) newResult() *result {
 		Clients: sc.Clients, Hz: sc.Hz, DurationS: sc.Duration.Seconds(), WarmupS: sc.Warmup.Seconds(),
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Recording: sc.Recording,
 		Rooms: sc.Rooms, PlayersPerRoom: sc.PlayersPerRoom, InputHz: sc.InputHz,
-		Target: r.o.target, ClientMode: client,
+		Target: r.o.target, ClientMode: client, World: sc.World, View: sc.View,
 	}
 }
 
@@ -267,8 +270,8 @@ func (r *rig) adminToken(room string) (string, error) {
 		Expiry: time.Now().Add(24 * time.Hour).Unix()})
 }
 
-// addRoom creates a room with entities NPCs (POST /rooms) and opens its admin connection,
-// which asks for the stats messages.
+// addRoom creates a room with entities NPCs and the scenario's world and view (POST /rooms)
+// and opens its admin connection, which asks for the stats messages.
 func (r *rig) addRoom(ctx context.Context, entities int) (string, error) {
 	r.mu.Lock()
 	idx := len(r.rooms)
@@ -312,8 +315,9 @@ func (r *rig) addRoom(ctx context.Context, entities int) (string, error) {
 }
 
 // createRoom calls POST /rooms {game, config} with the admin token and returns the room id.
+// The config is the scenario's (scenario.roomConfig).
 func (r *rig) createRoom(ctx context.Context, entities int) (string, error) {
-	body, _ := json.Marshal(map[string]any{"game": game, "config": map[string]int{"npcs": entities}})
+	body, _ := json.Marshal(map[string]any{"game": game, "config": r.o.sc.roomConfig(entities)})
 	tok, err := r.adminToken(auth.AnyRoom)
 	if err != nil {
 		return "", err

@@ -108,6 +108,8 @@ func (r *rig) fill(res *result, m *measured) {
 		res.FullStates += rep.FullStates
 		fullSum += rep.FullStateMeanBytes * float64(rep.FullStates)
 		res.DecodingClients += rep.Decoders
+		res.ViewHashChecks += rep.HashChecks
+		res.ViewHashMismatches += rep.HashMismatches
 	}
 	if clients > 0 && wall > 0 {
 		res.PatchesPerSPerClient = round3(float64(frames) / float64(clients) / wall)
@@ -190,6 +192,9 @@ func (r *rig) fill(res *result, m *measured) {
 	if m.lgSaturated && !r.stepping {
 		r.note("bounded by the load generator: %.0f%% of a core in its busiest process, send lag p99 %.2f ms; the run measures it, not the server",
 			m.lgMax, m.lgLagP99Us/1000)
+	}
+	if res.ViewHashMismatches > 0 {
+		r.note("%d view hash mismatches: a decoding client's mirror differed from what the server says it sees", res.ViewHashMismatches)
 	}
 	if m.lgDisconnects > 0 {
 		r.note("%d load clients lost their connection: %s", m.lgDisconnects, strings.Join(m.lgErrors[:min(len(m.lgErrors), 3)], "; "))

@@ -26,6 +26,9 @@ type counters struct {
 	// Decoded frames and the time their decoding took (decoding sessions only).
 	Decoded  uint64
 	DecodeNs uint64
+	// View hashes checked against the mirror, and those that differed (decoding sessions
+	// only; a mismatch ends the session).
+	HashChecks, HashMismatches uint64
 }
 
 // dialConfig is how to open a session.

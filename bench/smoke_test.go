@@ -103,6 +103,8 @@ func TestSmokeScenarioA(t *testing.T) {
 	assert.Greater(t, r.LoadgenCPUUtilPct, 0.0)
 	assert.Equal(t, 5, r.DecodingClients)
 	assert.Greater(t, r.ClientDecodeMsPerPatch, 0.0)
+	assert.Positive(t, r.ViewHashChecks, "decoding clients check the view hashes they get")
+	assert.Zero(t, r.ViewHashMismatches)
 	assert.Zero(t, r.Disconnects, "notes: %v", r.Notes)
 
 	// The floor ran with the run's shape.

@@ -50,6 +50,7 @@ type rawSession struct {
 	lastSeq uint32
 
 	msgs, frames, bytes, first, decoded, decodeNs atomic.Uint64
+	hashChecks, hashMismatches                    atomic.Uint64
 }
 
 // sendRing is how many inputs' send times are kept: the server closes a connection whose seq
@@ -89,6 +90,7 @@ func dialRaw(ctx context.Context, cfg dialConfig) (session, error) {
 	go conn.ReadLoop()
 	join := &pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{
 		Room: cfg.Room, Game: cfg.Game, CreateIfMissing: cfg.CreateIfMissing, WantStats: cfg.WantStats,
+		Views: true, // the mirror applies Frame.pieces; a count-only session needs nothing of them
 	}}}
 	b, _ := proto.Marshal(join)
 	if err := conn.WriteMessage(gws.OpcodeBinary, b); err != nil {
@@ -146,6 +148,7 @@ func (s *rawSession) Counters() counters {
 	return counters{
 		Messages: s.msgs.Load(), Frames: s.frames.Load(), Bytes: s.bytes.Load(),
 		FirstFrameBytes: s.first.Load(), Decoded: s.decoded.Load(), DecodeNs: s.decodeNs.Load(),
+		HashChecks: s.hashChecks.Load(), HashMismatches: s.hashMismatches.Load(),
 	}
 }
 
@@ -189,9 +192,13 @@ func (s *rawSession) OnMessage(_ *gws.Conn, m *gws.Message) {
 				s.fail(fmt.Errorf("frame does not apply: %w", err))
 				return
 			}
-			if f := msg.GetFrame(); f.ViewHash != nil && f.GetViewHash() != s.mirror.State().Hash() {
-				s.fail(errors.New("state hash mismatch"))
-				return
+			if f := msg.GetFrame(); f.ViewHash != nil {
+				s.hashChecks.Add(1)
+				if f.GetViewHash() != s.mirror.State().Hash() {
+					s.hashMismatches.Add(1)
+					s.fail(fmt.Errorf("view hash mismatch at tick %d", f.GetTick()))
+					return
+				}
 			}
 		}
 		s.applied(lastSeq, at)
