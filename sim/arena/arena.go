@@ -35,6 +35,14 @@ type Config struct {
 	// World is the world's side in units (default 1000, at least MinWorld, at most MaxWorld):
 	// positions are in [0, World] on both axes, and the schema's x and y ranges say so.
 	World int `json:"world"`
+	// View is the side in units of the square each player sees, centred on its entity (default 0:
+	// views off, every client holds the whole world; otherwise MinView..World). With a view the
+	// game is a sim.Viewer: a player's client holds only the NPCs and players in the grid cells
+	// that square overlaps.
+	View int `json:"view"`
+	// Cell is the side in units of the view grid's square cells (default View/4, at least
+	// MinView; MinView..World). Only with a view.
+	Cell int `json:"cell"`
 }
 
 // DefaultNPCs is the NPC count when the config gives none.
@@ -85,6 +93,9 @@ func New(tickRate uint32, config []byte) (sim.Game, error) {
 	if cfg.World < MinWorld || cfg.World > MaxWorld {
 		return nil, fmt.Errorf("arena: world %d out of range %d..%d", cfg.World, MinWorld, MaxWorld)
 	}
+	if err := cfg.views(); err != nil {
+		return nil, err
+	}
 	if tickRate < 1 || tickRate > 1000 {
 		return nil, fmt.Errorf("arena: tick rate %d out of range", tickRate)
 	}
@@ -113,6 +124,9 @@ func New(tickRate uint32, config []byte) (sim.Game, error) {
 		return nil, fmt.Errorf("arena: %w", err)
 	}
 	g.schema = s
+	if cfg.View > 0 {
+		return newViewGame(g, cfg)
+	}
 	return g, nil
 }
 
