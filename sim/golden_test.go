@@ -109,7 +109,7 @@ func TestGolden(t *testing.T) {
 		require.NoError(t, err)
 		gf.Scenarios = append(gf.Scenarios, goldenScenario{Name: sc.name, SchemaB64: base64.StdEncoding.EncodeToString(schema), Frames: sc.out})
 	}
-	gf.Scenarios = append(gf.Scenarios, goldenEventsScenario(t))
+	gf.Scenarios = append(gf.Scenarios, goldenEventsScenario(t), goldenViewsScenario(t))
 	require.NotEmpty(t, gf.Scenarios)
 	got, err := json.MarshalIndent(gf, "", " ")
 	require.NoError(t, err)
@@ -266,4 +266,87 @@ func goldenEventsScenario(t *testing.T) goldenScenario {
 	schema, err := proto.MarshalOptions{Deterministic: true}.Marshal(st)
 	require.NoError(t, err)
 	return goldenScenario{Name: "events: game events after the body, several per frame, data, negative values, then the match result", SchemaB64: base64.StdEncoding.EncodeToString(schema), Frames: frames}
+}
+
+// goldenViewsScenario is one client of a world with views (random cells, a view that changes
+// every tick, a skipped tick): frames with pieces and movers, as docs/protocol.md's "Views"
+// describes. The first seed whose chain holds every case the clients must handle is used: an
+// own-part spawn, despawn and update (movers), enter, delta and leave pieces, an id despawned
+// and spawned by one frame, and predicted frames.
+func goldenViewsScenario(t *testing.T) goldenScenario {
+	t.Helper()
+	for seed := uint32(1); seed < 200; seed++ {
+		if sc, ok := viewsChain(t, seed); ok {
+			return sc
+		}
+	}
+	t.Fatal("no seed below 200 covers every views case")
+	return goldenScenario{}
+}
+
+// viewsChain builds the chain of seed and reports whether it covers every case.
+func viewsChain(t *testing.T, seed uint32) (goldenScenario, bool) {
+	w, ed := randomWorld(seed)
+	g, err := sim.NewGrid(40, 40, 10)
+	require.NoError(t, err)
+	v := &cellMap{g: g, r: sim.NewRand(seed * 7)}
+	m := sim.NewMirror(w.Schema())
+	var enc sim.Encoder
+	var movers sim.Movers
+	var base *sim.State
+	var vb []sim.Cell
+	seen := map[string]bool{}
+	st, _ := w.Schema().Proto()
+	schema, err := proto.MarshalOptions{Deterministic: true}.Marshal(st)
+	require.NoError(t, err)
+	sc := goldenScenario{Name: "views: pieces, movers, reused ids, a skipped tick", SchemaB64: base64.StdEncoding.EncodeToString(schema)}
+	for i := range 12 {
+		ed.Tick(int(ed.R.Mod(12)))
+		if i == 6 {
+			ed.Tick(int(ed.R.Mod(12))) // a tick the client skips: the next frame is not predicted
+		}
+		cur := simtest.Snapshot(w)
+		v.move(w, cur)
+		cur.PlaceCells(v, w)
+		vt := g.Clean(g.AppendSquare(nil, int32(ed.R.Mod(40)), int32(ed.R.Mod(40)), 12))
+		var baseline uint32
+		if base != nil {
+			movers.Find(base, cur)
+			baseline = base.Tick()
+		}
+		body := enc.AppendViewBody(nil, &movers, base, cur, vb, vt, i%4 == 3)
+		msg := append(sim.AppendFrameHeader(nil, cur.Tick(), baseline, 0, len(body)), body...)
+		got, err := m.ApplyMessage(msg)
+		require.NoError(t, err)
+		f := got.GetFrame()
+		seen["predicted"] = seen["predicted"] || (baseline != 0 && baseline+1 == cur.Tick())
+		seen["own spawn"] = seen["own spawn"] || (baseline != 0 && len(f.GetSpawnIds()) > 0)
+		seen["own despawn"] = seen["own despawn"] || len(f.GetDespawnIds()) > 0
+		seen["own update"] = seen["own update"] || len(f.GetUpdateIds()) > 0
+		ids := map[uint32]int{}
+		for _, p := range f.GetPieces() {
+			seen["piece update"] = seen["piece update"] || len(p.GetUpdateIds()) > 0
+			seen["piece despawn"] = seen["piece despawn"] || len(p.GetDespawnIds()) > 0
+			for _, list := range [][]uint32{p.GetDespawnIds(), p.GetSpawnIds()} {
+				id := uint32(0)
+				for _, d := range list {
+					id += d
+					ids[id]++
+				}
+			}
+		}
+		for _, n := range ids {
+			seen["reuse"] = seen["reuse"] || n == 2
+		}
+		requireViewOf(t, cur, vt, m.State())
+		sc.Frames = append(sc.Frames, goldenFrameOf(msg, m.State()))
+		base, vb = cur, vt
+	}
+	covered := 0
+	for _, ok := range seen {
+		if ok {
+			covered++
+		}
+	}
+	return sc, covered == 7
 }
