@@ -22,7 +22,7 @@ func dialGo(ctx context.Context, cfg dialConfig) (session, error) {
 	s := &goSession{decode: cfg.Decode}
 	c, err := client.Dial(ctx, strings.TrimSuffix(cfg.URL, "/")+"/ws", client.Options{
 		Room: cfg.Room, Game: cfg.Game, CreateIfMissing: cfg.CreateIfMissing,
-		WantStats: cfg.WantStats, Token: cfg.Token, CountOnly: !cfg.Decode,
+		WantStats: cfg.WantStats, Follow: cfg.Follow, Token: cfg.Token, CountOnly: !cfg.Decode,
 		OnInputApplied: cfg.OnApplied, OnStats: cfg.OnStats,
 	})
 	if err != nil {

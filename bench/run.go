@@ -301,7 +301,7 @@ func (r *rig) addRoom(ctx context.Context, entities int) (string, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	s, err := dial(dctx, dialConfig{URL: r.wsURL, Token: tok, Room: id, Game: game, WantStats: true,
+	s, err := dial(dctx, dialConfig{URL: r.wsURL, Token: tok, Room: id, Game: game, WantStats: true, Follow: r.adminFollow(),
 		OnStats: func(s *pb.Stats) { r.coll.add(idx, s) },
 		OnClose: func(err error) { r.note("admin connection of room %s closed: %v", id, err) },
 	})
@@ -312,6 +312,19 @@ func (r *rig) addRoom(ctx context.Context, entities int) (string, error) {
 	r.admins = append(r.admins, s)
 	r.mu.Unlock()
 	return id, nil
+}
+
+// adminFollow is the player the admin connection of the next room follows: with views, that
+// room's first player (addPlayers numbers them from r.player+1), so the server's work is the
+// players' (a spectator of the whole world would add a whole-world frame per tick); without
+// views 0, the whole world as before.
+func (r *rig) adminFollow() uint32 {
+	if r.o.sc.View == 0 {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.player + 1
 }
 
 // createRoom calls POST /rooms {game, config} with the admin token and returns the room id.

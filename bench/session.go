@@ -38,7 +38,8 @@ type dialConfig struct {
 	Room, Game      string
 	CreateIfMissing bool
 	WantStats       bool
-	Decode          bool // keep a mirror and decode every frame fully (else count only)
+	Follow          uint32 // a spectator sees this player's view (Join.follow; 0: the whole world)
+	Decode          bool   // keep a mirror and decode every frame fully (else count only)
 	// OnApplied is called once per input seq when a frame first says it was applied, with
 	// the time from sending the input to receiving that frame.
 	OnApplied func(seq uint32, rtt time.Duration)

@@ -125,6 +125,15 @@ func TestFillSumsViewHashes(t *testing.T) {
 	assert.Contains(t, strings.Join(r.notes, "\n"), "1 view hash mismatches")
 }
 
+// TestAdminFollow: with views the admin connection follows its room's first player; without,
+// it sees the whole world.
+func TestAdminFollow(t *testing.T) {
+	r := &rig{o: &options{sc: scenario{View: 400}}, player: 500}
+	assert.Equal(t, uint32(501), r.adminFollow())
+	r.o.sc.View = 0
+	assert.Zero(t, r.adminFollow())
+}
+
 // countSession is a session whose counters the test sets.
 type countSession struct {
 	mu sync.Mutex
@@ -220,12 +229,13 @@ func TestSessionsCheckViewHashes(t *testing.T) {
 			defer cancel()
 			closed := make(chan error, 1)
 			open := func(room string, decode bool) session {
-				s, err := dial(ctx, dialConfig{URL: url, Room: room, Decode: decode,
+				s, err := dial(ctx, dialConfig{URL: url, Room: room, Decode: decode, Follow: 3,
 					OnClose: func(err error) { closed <- err }})
 				require.NoError(t, err)
 				t.Cleanup(s.Close)
 				vs.mu.Lock()
 				assert.True(t, vs.joins[len(vs.joins)-1].GetViews(), "the join asks for views")
+				assert.Equal(t, uint32(3), vs.joins[len(vs.joins)-1].GetFollow())
 				vs.mu.Unlock()
 				return s
 			}

@@ -90,7 +90,7 @@ func dialRaw(ctx context.Context, cfg dialConfig) (session, error) {
 	go conn.ReadLoop()
 	join := &pb.ClientMessage{Kind: &pb.ClientMessage_Join{Join: &pb.Join{
 		Room: cfg.Room, Game: cfg.Game, CreateIfMissing: cfg.CreateIfMissing, WantStats: cfg.WantStats,
-		Views: true, // the mirror applies Frame.pieces; a count-only session needs nothing of them
+		Views: true, Follow: cfg.Follow, // the mirror applies Frame.pieces; a count-only session needs nothing of them
 	}}}
 	b, _ := proto.Marshal(join)
 	if err := conn.WriteMessage(gws.OpcodeBinary, b); err != nil {
