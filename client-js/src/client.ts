@@ -4,7 +4,7 @@
 import { create, equals, toBinary } from "@bufbuild/protobuf";
 import { ClientMessageSchema } from "./gen/ticksync/v1/messages_pb.js";
 import { ReplayAction } from "./gen/ticksync/v1/messages_pb.js";
-import type { ClientMessage, ReplayStatus, ServerMessage, Welcome } from "./gen/ticksync/v1/messages_pb.js";
+import type { ClientMessage, ReplayStatus, ServerMessage, ViewGrid, Welcome } from "./gen/ticksync/v1/messages_pb.js";
 import { StateSchemaSchema } from "./gen/ticksync/v1/schema_pb.js";
 import { closeMessage, reconnectsLater, shouldReconnect } from "./close.js";
 import { newDecoder } from "./decode.js";
@@ -82,6 +82,11 @@ export interface ConnectOptions {
   token?: string;
   /** spectator joins read-only. */
   spectator?: boolean;
+  /**
+   * follow makes a spectator see what that player sees (its view) in a room whose game has views,
+   * sent as Join.follow; 0 or absent: the whole world.
+   */
+  follow?: number;
   /** createIfMissing creates the room when it does not exist (default: true when game is set). */
   createIfMissing?: boolean;
   /** WebSocket is the constructor to use (default: globalThis.WebSocket). */
@@ -280,6 +285,13 @@ export class Client extends Emitter<ClientEvents> {
   playerId = 0;
   /** roomId is the room joined: options.room, or the room quick play picked once welcomed ("" before). */
   roomId: string;
+  /**
+   * grid is the room's view grid (Welcome.grid) when its game has views: the mirror then holds
+   * only the entities in the cells this client sees. undefined otherwise or before the welcome.
+   */
+  grid: ViewGrid | undefined = undefined;
+  /** roomConfig is the game config the room was made with (Welcome.config parsed as JSON; {} when empty or not JSON). */
+  roomConfig: unknown = {};
 
   private readonly opts: ConnectOptions;
   private readonly url: string;
@@ -445,6 +457,8 @@ export class Client extends Emitter<ClientEvents> {
             game: o.game ?? "",
             createIfMissing: !this.quickPlay && (o.createIfMissing ?? (o.game !== undefined && o.game !== "")),
             spectator: o.spectator ?? false,
+            views: true, // this client applies Frame.pieces
+            follow: o.follow ?? 0,
             lastTick,
             config: this.joinConfig,
             meta: this.joinMeta,
@@ -542,6 +556,8 @@ export class Client extends Emitter<ClientEvents> {
     this.predictor?.setTickRate(w.tickRate);
     if (!w.resumed) this.predictor?.reset(); // a new seat: old inputs mean nothing
     this.welcome = w;
+    this.grid = w.grid;
+    this.roomConfig = parseConfig(w.config);
     this.playerId = w.playerId;
     this.roomId = w.room; // a quick play's pick: reconnects go back to it
     this.quickPlay = false;
@@ -848,11 +864,19 @@ export class Client extends Emitter<ClientEvents> {
    */
   replay(action: "play" | "pause" | "speed" | "seek", arg: { speedPct?: number; seekTick?: number } = {}): boolean {
     const a = { play: ReplayAction.PLAY, pause: ReplayAction.PAUSE, speed: ReplayAction.SPEED, seek: ReplayAction.SEEK }[action];
-    return this.send(
-      create(ClientMessageSchema, {
-        kind: { case: "replayControl", value: { action: a, speedPct: arg.speedPct ?? 0, seekTick: arg.seekTick ?? 0 } },
-      }),
-    );
+    return this.replayControl({ action: a, speedPct: arg.speedPct ?? 0, seekTick: arg.seekTick ?? 0 });
+  }
+
+  /**
+   * followPlayer makes a replay session show what player sees (its view; 0: the whole world) from
+   * the next frame on, which is a full snapshot. It returns false when not sent.
+   */
+  followPlayer(player: number): boolean {
+    return this.replayControl({ action: ReplayAction.FOLLOW, follow: player });
+  }
+
+  private replayControl(value: { action: ReplayAction; speedPct?: number; seekTick?: number; follow?: number }): boolean {
+    return this.send(create(ClientMessageSchema, { kind: { case: "replayControl", value } }));
   }
 
   /** renderEntity returns how to draw entity id: the own entity predicted, others interpolated. */
@@ -902,6 +926,16 @@ export class Client extends Emitter<ClientEvents> {
 function detach(ws: WebSocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = null;
   ws.onerror = () => {};
+}
+
+/** parseConfig reads a welcome's game config: JSON, {} when empty or not JSON. */
+function parseConfig(b: Uint8Array): unknown {
+  if (b.length === 0) return {};
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b)) as unknown;
+  } catch {
+    return {};
+  }
 }
 
 /** connect opens a session with a room; see Client for events. */

@@ -4,9 +4,9 @@
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { ServerMessageSchema } from "./gen/ticksync/v1/messages_pb.js";
-import type { Frame, ServerMessage } from "./gen/ticksync/v1/messages_pb.js";
+import type { Frame, FramePiece, ServerMessage } from "./gen/ticksync/v1/messages_pb.js";
 import { FrameData, growF64, growI32, growU32 } from "./frame.js";
-import type { GameEventData } from "./frame.js";
+import type { FramePartData, GameEventData } from "./frame.js";
 
 /** DecodeError reports a message that is not valid protobuf for its schema. */
 export class DecodeError extends Error {
@@ -19,12 +19,32 @@ export type DecoderKind = "hand" | "protobuf-es";
 /** Decoded is what a decoder makes of one ServerMessage. */
 export type Decoded = { kind: "frame"; frame: FrameData } | { kind: "other"; message: ServerMessage };
 
-/** frameFromProto fills out from a protobuf-es Frame (ids made absolute). */
+/** frameFromProto fills out from a protobuf-es Frame (ids made absolute, within each piece). */
 export function frameFromProto(f: Frame, out: FrameData): FrameData {
   out.reset();
   out.tick = f.tick;
   out.baselineTick = f.baselineTick;
   out.lastInputSeq = f.lastInputSeq;
+  partFromProto(f, out);
+  for (const pc of f.pieces) partFromProto(pc, out.addPiece());
+  if (f.viewHash !== undefined) {
+    out.hasViewHash = true;
+    out.viewHashHi = Number((f.viewHash >> 32n) & 0xffffffffn);
+    out.viewHashLo = Number(f.viewHash & 0xffffffffn);
+  }
+  for (let i = 0; i < f.events.length; i++) {
+    const ev = f.events[i];
+    out.pushEvent({ tick: ev.tick, kind: ev.kind, values: ev.values, data: ev.data.slice() });
+  }
+  if (f.result !== undefined) {
+    const r = f.result;
+    out.result = { tick: r.tick, winners: r.winners, summary: r.summary, data: r.data.slice() };
+  }
+  return out;
+}
+
+/** partFromProto fills out's entity changes from a Frame's fields 4..11 or a FramePiece (ids made absolute). */
+function partFromProto(f: Frame | FramePiece, out: FramePartData): void {
   out.despawnIds = growF64(out.despawnIds, f.despawnIds.length);
   out.nDespawn = undelta(f.despawnIds, out.despawnIds);
   out.spawnIds = growF64(out.spawnIds, f.spawnIds.length);
@@ -44,20 +64,6 @@ export function frameFromProto(f: Frame, out: FrameData): FrameData {
   out.updateValues.set(f.updateValues);
   out.nUpdateValues = f.updateValues.length;
   for (const bv of f.bytesValues) out.pushBytes(bv.entityId, bv.field, bv.value);
-  if (f.viewHash !== undefined) {
-    out.hasViewHash = true;
-    out.viewHashHi = Number((f.viewHash >> 32n) & 0xffffffffn);
-    out.viewHashLo = Number(f.viewHash & 0xffffffffn);
-  }
-  for (let i = 0; i < f.events.length; i++) {
-    const ev = f.events[i];
-    out.pushEvent({ tick: ev.tick, kind: ev.kind, values: ev.values, data: ev.data.slice() });
-  }
-  if (f.result !== undefined) {
-    const r = f.result;
-    out.result = { tick: r.tick, winners: r.winners, summary: r.summary, data: r.data.slice() };
-  }
-  return out;
 }
 
 function undelta(src: readonly number[], dst: Float64Array): number {
@@ -295,29 +301,14 @@ export class HandDecoder {
           else this.skip(wt, end);
           break;
         case 4:
-          f.nDespawn = this.ids(wt, end, f.despawnIds, f.nDespawn, (a) => (f.despawnIds = a));
-          break;
         case 5:
-          f.nSpawn = this.ids(wt, end, f.spawnIds, f.nSpawn, (a) => (f.spawnIds = a));
-          break;
         case 6:
-          f.nSpawnClasses = this.u32s(wt, end, f.spawnClasses, f.nSpawnClasses, (a) => (f.spawnClasses = a));
-          break;
         case 7:
-          f.nSpawnValues = this.s32s(wt, end, f.spawnValues, f.nSpawnValues, (a) => (f.spawnValues = a));
-          break;
         case 8:
-          f.nUpdate = this.ids(wt, end, f.updateIds, f.nUpdate, (a) => (f.updateIds = a));
-          break;
         case 9:
-          f.nUpdateMasks = this.u32s(wt, end, f.updateMasks, f.nUpdateMasks, (a) => (f.updateMasks = a));
-          break;
         case 10:
-          f.nUpdateValues = this.s32s(wt, end, f.updateValues, f.nUpdateValues, (a) => (f.updateValues = a));
-          break;
         case 11:
-          if (wt === WT_LEN) this.bytesValue(this.lenEnd(end));
-          else this.skip(wt, end);
+          this.partField(f, field - 3, wt, end);
           break;
         case 12:
           if (wt === WT_I64) {
@@ -337,12 +328,64 @@ export class HandDecoder {
           if (wt === WT_LEN) this.matchResult(this.lenEnd(end));
           else this.skip(wt, end);
           break;
+        case 15:
+          if (wt === WT_LEN) this.piece(this.lenEnd(end));
+          else this.skip(wt, end);
+          break;
         default:
           if (field === 0) this.fail("field number 0");
           this.skip(wt, end);
       }
     }
     if (this.pos !== end) this.fail("field overruns frame");
+  }
+
+  /**
+   * partField decodes field n (1..8: despawn ids … bytes values) of a part: a FramePiece's field n
+   * or the Frame's field n+3, which are laid out alike.
+   */
+  private partField(p: FramePartData, n: number, wt: number, end: number): void {
+    switch (n) {
+      case 1:
+        p.nDespawn = this.ids(wt, end, p.despawnIds, p.nDespawn, (a) => (p.despawnIds = a));
+        break;
+      case 2:
+        p.nSpawn = this.ids(wt, end, p.spawnIds, p.nSpawn, (a) => (p.spawnIds = a));
+        break;
+      case 3:
+        p.nSpawnClasses = this.u32s(wt, end, p.spawnClasses, p.nSpawnClasses, (a) => (p.spawnClasses = a));
+        break;
+      case 4:
+        p.nSpawnValues = this.s32s(wt, end, p.spawnValues, p.nSpawnValues, (a) => (p.spawnValues = a));
+        break;
+      case 5:
+        p.nUpdate = this.ids(wt, end, p.updateIds, p.nUpdate, (a) => (p.updateIds = a));
+        break;
+      case 6:
+        p.nUpdateMasks = this.u32s(wt, end, p.updateMasks, p.nUpdateMasks, (a) => (p.updateMasks = a));
+        break;
+      case 7:
+        p.nUpdateValues = this.s32s(wt, end, p.updateValues, p.nUpdateValues, (a) => (p.updateValues = a));
+        break;
+      default:
+        if (wt === WT_LEN) this.bytesValue(this.lenEnd(end), p);
+        else this.skip(wt, end);
+    }
+  }
+
+  /** piece decodes one FramePiece into a new piece of the frame (ids delta-coded within it). */
+  private piece(end: number): void {
+    const p = this.frame.addPiece();
+    while (this.pos < end) {
+      const tag = this.varint();
+      const field = tag >>> 3;
+      if (field >= 1 && field <= 8) this.partField(p, field, tag & 7, end);
+      else {
+        if (field === 0) this.fail("field number 0");
+        this.skip(tag & 7, end);
+      }
+    }
+    if (this.pos !== end) this.fail("frame piece overruns");
   }
 
   /** zigzags appends the zig-zag sint32 values of a packed run (or one unpacked value) to out. */
@@ -457,7 +500,7 @@ export class HandDecoder {
     this.frame.result = { tick, winners, summary, data };
   }
 
-  private bytesValue(end: number): void {
+  private bytesValue(end: number, p: FramePartData): void {
     let id = 0;
     let field = 0;
     let value: Uint8Array = EMPTY;
@@ -486,7 +529,7 @@ export class HandDecoder {
       }
     }
     if (this.pos !== end) this.fail("bytes value overruns");
-    this.frame.pushBytes(id, field, value);
+    p.pushBytes(id, field, value);
   }
 }
 

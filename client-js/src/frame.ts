@@ -1,5 +1,6 @@
 // FrameData is a decoded Frame in reusable typed arrays: what both decoders produce and what the
-// mirror applies. Ids are absolute (the decoders undo the delta coding).
+// mirror applies. Ids are absolute (the decoders undo the delta coding, which restarts in each
+// piece of a frame with pieces).
 
 /** GameEventData is one game event (Frame.events): a one-off message from the game's Step. */
 export interface GameEventData {
@@ -31,11 +32,12 @@ export interface MatchResultData {
  */
 export const NO_EVENTS: readonly GameEventData[] = Object.freeze([]);
 
-/** FrameData holds one decoded Frame. Its arrays are reused from frame to frame. */
-export class FrameData {
-  tick = 0;
-  baselineTick = 0;
-  lastInputSeq = 0;
+/**
+ * FramePartData holds the entity changes of one part of a frame: a Frame's own fields 4 to 11, or
+ * one FramePiece (fields 1 to 8, laid out the same way). Ids are absolute, ascending within the
+ * part. Its arrays are reused from frame to frame.
+ */
+export class FramePartData {
   /** despawnIds[0..nDespawn) are absolute ids, ascending. */
   despawnIds: Float64Array = new Float64Array(16);
   nDespawn = 0;
@@ -56,24 +58,9 @@ export class FrameData {
   bytesFields: Uint32Array = new Uint32Array(4);
   bytesValues: Uint8Array[] = [];
   nBytes = 0;
-  hasViewHash = false;
-  /** viewHashHi and viewHashLo are the view hash's uint32 halves. */
-  viewHashHi = 0;
-  viewHashLo = 0;
-  /**
-   * events are the frame's game events in order (NO_EVENTS when none). A frame with events gets
-   * a new array: it may be kept. Frames repeat events when the client's acknowledgement lags
-   * (they carry the ticks after their baseline); Client's "event" emits each once.
-   */
-  events: readonly GameEventData[] = NO_EVENTS;
-  /** result is the match result when the frame carries one (every frame after the match ended). */
-  result: MatchResultData | null = null;
 
-  /** reset empties the frame, keeping its arrays. */
-  reset(): void {
-    this.tick = 0;
-    this.baselineTick = 0;
-    this.lastInputSeq = 0;
+  /** resetPart empties the part's entity changes, keeping its arrays. */
+  resetPart(): void {
     this.nDespawn = 0;
     this.nSpawn = 0;
     this.nSpawnClasses = 0;
@@ -83,17 +70,6 @@ export class FrameData {
     this.nUpdateValues = 0;
     this.nBytes = 0;
     this.bytesValues.length = 0;
-    this.hasViewHash = false;
-    this.viewHashHi = 0;
-    this.viewHashLo = 0;
-    this.events = NO_EVENTS;
-    this.result = null;
-  }
-
-  /** pushEvent appends one game event (the first of a frame allocates its array). */
-  pushEvent(ev: GameEventData): void {
-    if (this.events === NO_EVENTS) this.events = [ev];
-    else (this.events as GameEventData[]).push(ev);
   }
 
   /** pushBytes appends one bytes value. */
@@ -106,6 +82,68 @@ export class FrameData {
     this.bytesFields[this.nBytes] = field;
     this.bytesValues[this.nBytes] = value;
     this.nBytes++;
+  }
+}
+
+/**
+ * FrameData holds one decoded Frame. Its arrays are reused from frame to frame. Its own entity
+ * changes are the FramePartData it extends; a frame of a room with views may add pieces
+ * (Frame.pieces), and the frame's content is then the union of its own part and every piece.
+ */
+export class FrameData extends FramePartData {
+  tick = 0;
+  baselineTick = 0;
+  lastInputSeq = 0;
+  hasViewHash = false;
+  /** viewHashHi and viewHashLo are the view hash's uint32 halves. */
+  viewHashHi = 0;
+  viewHashLo = 0;
+  /**
+   * events are the frame's game events in order (NO_EVENTS when none). A frame with events gets
+   * a new array: it may be kept. Frames repeat events when the client's acknowledgement lags
+   * (they carry the ticks after their baseline); Client's "event" emits each once.
+   */
+  events: readonly GameEventData[] = NO_EVENTS;
+  /** result is the match result when the frame carries one (every frame after the match ended). */
+  result: MatchResultData | null = null;
+  /** pieces[0..nPieces) are the frame's pieces (Frame.pieces), in wire order; the objects are reused. */
+  pieces: FramePartData[] = [];
+  nPieces = 0;
+
+  /** reset empties the frame, keeping its arrays. */
+  reset(): void {
+    this.resetPart();
+    this.tick = 0;
+    this.baselineTick = 0;
+    this.lastInputSeq = 0;
+    this.hasViewHash = false;
+    this.viewHashHi = 0;
+    this.viewHashLo = 0;
+    this.events = NO_EVENTS;
+    this.result = null;
+    this.nPieces = 0;
+  }
+
+  /** addPiece appends an empty piece (reusing an earlier frame's arrays) and returns it. */
+  addPiece(): FramePartData {
+    let p = this.pieces[this.nPieces];
+    if (p === undefined) {
+      p = new FramePartData();
+      this.pieces.push(p);
+    } else p.resetPart();
+    this.nPieces++;
+    return p;
+  }
+
+  /** part returns part i of the frame: 0 is its own fields, i > 0 is pieces[i-1] (i <= nPieces). */
+  part(i: number): FramePartData {
+    return i === 0 ? this : this.pieces[i - 1];
+  }
+
+  /** pushEvent appends one game event (the first of a frame allocates its array). */
+  pushEvent(ev: GameEventData): void {
+    if (this.events === NO_EVENTS) this.events = [ev];
+    else (this.events as GameEventData[]).push(ev);
   }
 }
 

@@ -22,9 +22,9 @@ export { DecodeError, HandDecoder, ProtobufEsDecoder, frameFromProto, newDecoder
 export type { Decoded, DecoderKind } from "./decode.js";
 export { Emitter } from "./emitter.js";
 export type { Listener } from "./emitter.js";
-export { FrameData, NO_EVENTS } from "./frame.js";
+export { FrameData, FramePartData, NO_EVENTS } from "./frame.js";
 export type { GameEventData, MatchResultData } from "./frame.js";
-export type { GameEvent, MatchResult, ReplayStatus } from "./gen/ticksync/v1/messages_pb.js";
+export type { GameEvent, MatchResult, ReplayStatus, ViewGrid } from "./gen/ticksync/v1/messages_pb.js";
 export { Fnv64, fnv1a64, hashHex, splitU64 } from "./hash.js";
 export { Interpolator } from "./interp.js";
 export type { InterpolatedEntity, InterpolatorOptions } from "./interp.js";

@@ -2,6 +2,7 @@
 // says (docs/protocol.md, "Applying a frame"). Values are stored as int32 by id in one typed array, so
 // the hash is bit-identical to the server's; entities are read through named, de-quantized views.
 
+import { growF64 } from "./frame.js";
 import type { FrameData } from "./frame.js";
 import { Fnv64 } from "./hash.js";
 import { predictValue } from "./predictrule.js";
@@ -52,6 +53,12 @@ export class Mirror {
   lastInputSeq = 0;
   /** size is the number of live entities. */
   size = 0;
+  /**
+   * live[0..size) are the live ids, ascending: what the hash, the prediction and every walk over
+   * the entities iterate, so a client holding a few hundred entities with ids up to tens of
+   * thousands (a room with views) does not pay for the ids it does not hold.
+   */
+  live: Int32Array = new Int32Array(64);
   /** onSpawn, when set, is called after a frame for each entity it spawned. */
   onSpawn: ((e: Entity) => void) | null = null;
   /** onDespawn, when set, is called after a frame for each entity it removed, with the class it had. */
@@ -70,7 +77,10 @@ export class Mirror {
 
   private despawnedAt: Uint32Array = new Uint32Array(0);
   private spawnedAt: Uint32Array = new Uint32Array(0);
+  private updatedAt: Uint32Array = new Uint32Array(0);
   private stamp = 0;
+  private liveSpare: Int32Array = new Int32Array(64);
+  private spawnScratch: Float64Array = new Float64Array(0);
   private views: (Entity | undefined)[] = [];
   private readonly protos: object[];
   private readonly stride: number;
@@ -121,6 +131,9 @@ export class Mirror {
     const s = new Uint32Array(c);
     s.set(this.spawnedAt);
     this.spawnedAt = s;
+    const u = new Uint32Array(c);
+    u.set(this.updatedAt);
+    this.updatedAt = u;
   }
 
   /** has reports whether entity id is live. */
@@ -170,26 +183,23 @@ export class Mirror {
 
   /** ids returns the live ids, ascending. */
   ids(): number[] {
-    const out: number[] = [];
-    for (let id = 1; id < this.len; id++) if (this.cls[id] !== NONE) out.push(id);
-    return out;
+    return Array.from(this.live.subarray(0, this.size));
   }
 
   /** forEach calls fn for each live entity, ascending by id. */
   forEach(fn: (e: Entity) => void): void {
-    for (let id = 1; id < this.len; id++) {
-      if (this.cls[id] !== NONE) fn(this.entity(id) as Entity);
-    }
+    const live = this.live;
+    for (let k = 0; k < this.size; k++) fn(this.entity(live[k]) as Entity);
   }
 
   /** findOwned returns the id of the live entity whose owner field equals player, or 0. */
   findOwned(player: number): number {
     if (player === 0) return 0;
     const classes = this.schema.classes;
-    for (let id = 1; id < this.len; id++) {
-      const c = this.cls[id];
-      if (c === NONE) continue;
-      const oc = classes[c].ownerCol;
+    const live = this.live;
+    for (let k = 0; k < this.size; k++) {
+      const id = live[k];
+      const oc = classes[this.cls[id]].ownerCol;
       if (oc >= 0 && this.vals[id * this.stride + oc] === (player | 0)) return id;
     }
     return 0;
@@ -201,11 +211,12 @@ export class Mirror {
     const classes = this.schema.classes;
     const stride = this.stride;
     const bstride = this.bstride;
+    const live = this.live;
+    const n = this.size;
     let size = 0;
-    for (let id = 1; id < this.len; id++) {
-      const c = this.cls[id];
-      if (c === NONE) continue;
-      const ci = classes[c];
+    for (let k = 0; k < n; k++) {
+      const id = live[k];
+      const ci = classes[this.cls[id]];
       size += 6 + 4 * ci.intFields.length;
       for (const f of ci.bytesFields) size += 2 + (this.bytes[id * bstride + f.col]?.length ?? 0);
     }
@@ -216,9 +227,9 @@ export class Mirror {
     const buf = this.layout;
     const dv = this.layoutView;
     let p = 0;
-    for (let id = 1; id < this.len; id++) {
+    for (let k = 0; k < n; k++) {
+      const id = live[k];
       const c = this.cls[id];
-      if (c === NONE) continue;
       const fields = classes[c].fields;
       dv.setUint16(p, c, true);
       dv.setUint32(p + 2, id, true);
@@ -248,14 +259,17 @@ export class Mirror {
   }
 
   /**
-   * apply applies one decoded frame. A frame that does not fit (baseline not held, bad ids,
-   * wrong value counts) throws FrameError and changes nothing.
+   * apply applies one decoded frame: its own part and every piece, as one union (docs/protocol.md,
+   * "Applying a frame" and "Views"). A frame that does not fit (baseline not held, bad ids, an id
+   * despawned, spawned or updated twice across the parts, wrong value counts) throws FrameError
+   * and changes nothing.
    */
   apply(f: FrameData): void {
     this.stamp = (this.stamp + 1) >>> 0;
     if (this.stamp === 0) {
       this.despawnedAt.fill(0);
       this.spawnedAt.fill(0);
+      this.updatedAt.fill(0);
       this.stamp = 1;
     }
     this.check(f);
@@ -265,6 +279,11 @@ export class Mirror {
     const stride = this.stride;
     const bstride = this.bstride;
     const vals = this.vals;
+    const spawnedAt = this.spawnedAt;
+    const nParts = 1 + f.nPieces;
+    // The entities held before this frame: the prediction and the new list walk them.
+    const held = this.live;
+    const nHeld = this.size;
     const wantEvents = this.onSpawn !== null || this.onDespawn !== null;
     const despawned = this.despawnedList;
     const despawnedCls = this.despawnedCls;
@@ -276,75 +295,81 @@ export class Mirror {
     if (snapshot) {
       // The spawns are the whole state. An id spawned again with the same class is the same
       // entity to callbacks (a resync or a resume); the rest despawn.
-      for (let id = 1; id < this.len; id++) {
-        if (cls[id] !== NONE) this.despawnedAt[id] = stamp;
-      }
+      for (let k = 0; k < nHeld; k++) this.despawnedAt[held[k]] = stamp;
     }
-    for (let i = 0; i < f.nDespawn; i++) {
-      const id = f.despawnIds[i];
-      if (wantEvents) {
-        despawned.push(id);
-        despawnedCls.push(cls[id]);
-      }
-      cls[id] = NONE;
-      this.views[id] = undefined;
-      this.size--;
-    }
-    let si = 0;
-    for (let i = 0; i < f.nSpawn; i++) {
-      const id = f.spawnIds[i];
-      const c = f.spawnClasses[i];
-      const ci = classes[c];
-      const n = ci.intFields.length;
-      const continued = snapshot && cls[id] === c;
-      if (!continued) {
-        if (snapshot && cls[id] !== NONE) {
-          if (wantEvents) {
-            despawned.push(id);
-            despawnedCls.push(cls[id]);
-          }
-          this.views[id] = undefined;
+    let nDespawn = 0;
+    let nSpawn = 0;
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      for (let i = 0; i < part.nDespawn; i++) {
+        const id = part.despawnIds[i];
+        if (wantEvents) {
+          despawned.push(id);
+          despawnedCls.push(cls[id]);
         }
-        this.gen[id]++;
-        if (wantEvents) spawned.push(id);
+        cls[id] = NONE;
+        this.views[id] = undefined;
       }
-      this.despawnedAt[id] = 0;
-      cls[id] = c;
-      this.spawnedAt[id] = stamp;
-      vals.set(f.spawnValues.subarray(si, si + n), id * stride);
-      si += n;
-      for (let b = 0; b < bstride; b++) this.bytes[id * bstride + b] = null;
-      if (id >= this.len) this.len = id + 1;
+      nDespawn += part.nDespawn;
+    }
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      let si = 0;
+      for (let i = 0; i < part.nSpawn; i++) {
+        const id = part.spawnIds[i];
+        const c = part.spawnClasses[i];
+        const ci = classes[c];
+        const n = ci.intFields.length;
+        const continued = snapshot && cls[id] === c;
+        if (!continued) {
+          if (snapshot && cls[id] !== NONE) {
+            if (wantEvents) {
+              despawned.push(id);
+              despawnedCls.push(cls[id]);
+            }
+            this.views[id] = undefined;
+          }
+          this.gen[id]++;
+          if (wantEvents) spawned.push(id);
+        }
+        this.despawnedAt[id] = 0;
+        cls[id] = c;
+        spawnedAt[id] = stamp;
+        vals.set(part.spawnValues.subarray(si, si + n), id * stride);
+        si += n;
+        for (let b = 0; b < bstride; b++) this.bytes[id * bstride + b] = null;
+        if (id >= this.len) this.len = id + 1;
+      }
+      nSpawn += part.nSpawn;
     }
     if (snapshot) {
-      let n = 0;
-      for (let id = 1; id < this.len; id++) {
-        if (cls[id] === NONE) continue;
-        if (this.despawnedAt[id] === stamp) {
-          if (wantEvents) {
-            despawned.push(id);
-            despawnedCls.push(cls[id]);
-          }
-          cls[id] = NONE;
-          this.views[id] = undefined;
-        } else n++;
+      for (let k = 0; k < nHeld; k++) {
+        const id = held[k];
+        if (this.despawnedAt[id] !== stamp) continue;
+        if (wantEvents) {
+          despawned.push(id);
+          despawnedCls.push(cls[id]);
+        }
+        cls[id] = NONE;
+        this.views[id] = undefined;
       }
-      this.size = n;
+      this.size = nSpawn;
     } else {
-      this.size += f.nSpawn;
+      this.size = nHeld - nDespawn + nSpawn;
     }
 
     const predicted = f.baselineTick !== 0 && f.baselineTick + 1 === f.tick;
-    const ids = f.updateIds;
-    const masks = f.updateMasks;
-    const uv = f.updateValues;
-    const nUpd = f.nUpdate;
-    let vi = 0;
-    if (predicted) {
+    if (predicted && nParts === 1) {
+      // One sorted update list: walk it beside the held entities (ascending too).
+      const ids = f.updateIds;
+      const masks = f.updateMasks;
+      const uv = f.updateValues;
+      const nUpd = f.nUpdate;
+      let vi = 0;
       let ui = 0;
       let next = nUpd > 0 ? ids[0] : -1;
-      const spawnedAt = this.spawnedAt;
-      for (let e = 1; e < this.len; e++) {
+      for (let k = 0; k < nHeld; k++) {
+        const e = held[k];
         const c = cls[e];
         if (c === NONE) continue;
         const listed = e === next;
@@ -359,21 +384,84 @@ export class Mirror {
         vi = applyRow(ci, vals, e * stride, mask, uv, vi, true);
       }
     } else {
-      for (let ui = 0; ui < nUpd; ui++) {
-        const e = ids[ui];
-        vi = applyRow(classes[cls[e]], vals, e * stride, masks[ui], uv, vi, false);
+      for (let p = 0; p < nParts; p++) {
+        const part = f.part(p);
+        const ids = part.updateIds;
+        const masks = part.updateMasks;
+        const uv = part.updateValues;
+        let vi = 0;
+        for (let ui = 0; ui < part.nUpdate; ui++) {
+          const e = ids[ui];
+          vi = applyRow(classes[cls[e]], vals, e * stride, masks[ui], uv, vi, predicted);
+        }
+      }
+      if (predicted) {
+        // Pieces: the listed entities are done (check marked them); now every other held entity.
+        const updatedAt = this.updatedAt;
+        for (let k = 0; k < nHeld; k++) {
+          const e = held[k];
+          const c = cls[e];
+          if (c === NONE || spawnedAt[e] === stamp || updatedAt[e] === stamp) continue;
+          const ci = classes[c];
+          if (ci.hasPredicted) applyRow(ci, vals, e * stride, 0, NO_VALUES, 0, true);
+        }
       }
     }
-    for (let i = 0; i < f.nBytes; i++) {
-      const id = f.bytesIds[i];
-      const ci = classes[cls[id]];
-      const fi = ci.fields[f.bytesFields[i]];
-      const v = f.bytesValues[i];
-      this.bytes[id * bstride + fi.col] = v.length > 0 ? v.slice() : null;
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      for (let i = 0; i < part.nBytes; i++) {
+        const id = part.bytesIds[i];
+        const ci = classes[cls[id]];
+        const fi = ci.fields[part.bytesFields[i]];
+        const v = part.bytesValues[i];
+        this.bytes[id * bstride + fi.col] = v.length > 0 ? v.slice() : null;
+      }
     }
+    if (snapshot || nDespawn + nSpawn > 0) this.relist(f, nHeld, snapshot);
     this.tick = f.tick;
     this.lastInputSeq = f.lastInputSeq;
     if (wantEvents) this.emit(despawned, despawnedCls, spawned);
+  }
+
+  /**
+   * relist rebuilds the ascending list of live ids after a frame changed who is live: the held
+   * ids still live and not spawned again, merged with the frame's spawns (all of them after a
+   * snapshot). O(held + spawns), plus sorting the spawns of a frame with pieces.
+   */
+  private relist(f: FrameData, nHeld: number, snapshot: boolean): void {
+    let sp: Float64Array = f.spawnIds;
+    let ns = f.nSpawn;
+    if (f.nPieces > 0) {
+      ns = 0;
+      for (let p = 0; p <= f.nPieces; p++) ns += f.part(p).nSpawn;
+      sp = this.spawnScratch = growF64(this.spawnScratch, ns);
+      ns = 0;
+      for (let p = 0; p <= f.nPieces; p++) {
+        const part = f.part(p);
+        sp.set(part.spawnIds.subarray(0, part.nSpawn), ns);
+        ns += part.nSpawn;
+      }
+      sp.subarray(0, ns).sort();
+    }
+    const old = this.live;
+    let out = this.liveSpare;
+    if (out.length < this.size) out = new Int32Array(Math.max(this.size, 2 * out.length));
+    const cls = this.cls;
+    const spawnedAt = this.spawnedAt;
+    const stamp = this.stamp;
+    let j = 0;
+    let k = 0;
+    if (!snapshot) {
+      for (let i = 0; i < nHeld; i++) {
+        const id = old[i];
+        if (cls[id] === NONE || spawnedAt[id] === stamp) continue; // gone, or back among the spawns
+        while (j < ns && sp[j] < id) out[k++] = sp[j++];
+        out[k++] = id;
+      }
+    }
+    while (j < ns) out[k++] = sp[j++];
+    this.liveSpare = old;
+    this.live = out;
   }
 
   private emit(despawned: number[], despawnedCls: number[], spawned: number[]): void {
@@ -389,7 +477,12 @@ export class Mirror {
     }
   }
 
-  /** check validates f against the mirror without changing the entities (it may grow arrays). */
+  /**
+   * check validates f against the mirror without changing the entities (it may grow arrays). It
+   * stamps the ids the frame despawns, spawns and (with pieces) updates, which finds an id named
+   * twice across the parts; the stamps of a refused frame are never read again (stamps are per
+   * apply).
+   */
   private check(f: FrameData): void {
     const base = f.baselineTick;
     const stamp = this.stamp;
@@ -398,70 +491,108 @@ export class Mirror {
       throw new FrameError(`baseline ${base}, mirror holds ${this.tick}`, true);
     }
     if (base !== 0 && f.tick <= base) throw new FrameError(`tick ${f.tick} not after baseline ${base}`);
-    if (f.nSpawnClasses !== f.nSpawn) throw new FrameError("spawn ids and classes differ in length");
-    if (f.nUpdateMasks !== f.nUpdate) throw new FrameError("update ids and masks differ in length");
+    const nParts = 1 + f.nPieces;
+    const multi = nParts > 1;
+    let maxSpawn = 0;
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      if (part.nSpawnClasses !== part.nSpawn) throw new FrameError(`${where(p)}spawn ids and classes differ in length`);
+      if (part.nUpdateMasks !== part.nUpdate) throw new FrameError(`${where(p)}update ids and masks differ in length`);
+      if (part.nSpawn > 0) maxSpawn = Math.max(maxSpawn, part.spawnIds[part.nSpawn - 1]);
+    }
+    if (maxSpawn >= MAX_ENTITY_ID) throw new FrameError(`spawn id ${maxSpawn} invalid`);
+    if (maxSpawn > 0) this.ensure(maxSpawn + 1);
     const classes = this.schema.classes;
     const cls = this.cls;
+    const despawnedAt = this.despawnedAt;
+    const spawnedAt = this.spawnedAt;
+    const updatedAt = this.updatedAt;
     const live = (id: number): boolean => base !== 0 && id < this.len && cls[id] !== NONE;
-    let prev = 0;
-    for (let i = 0; i < f.nDespawn; i++) {
-      const id = f.despawnIds[i];
-      if ((i > 0 && id <= prev) || !live(id)) throw new FrameError(`despawn of unknown entity ${id}`);
-      prev = id;
-    }
-    // Mark despawns only once all are known good: marks of a refused frame must not linger
-    // (stamps are per apply, so an aborted apply's marks are never read again anyway).
-    for (let i = 0; i < f.nDespawn; i++) this.despawnedAt[f.despawnIds[i]] = stamp;
-    if (f.nSpawn > 0) {
-      const last = f.spawnIds[f.nSpawn - 1];
-      if (last >= MAX_ENTITY_ID) throw new FrameError(`spawn id ${last} invalid`);
-      this.ensure(last + 1);
-    }
-    prev = 0;
-    let nvals = 0;
-    for (let i = 0; i < f.nSpawn; i++) {
-      const id = f.spawnIds[i];
-      const c = f.spawnClasses[i];
-      if (id === 0 || id <= prev || id >= MAX_ENTITY_ID) throw new FrameError(`spawn id ${id} invalid`);
-      if (live(id) && this.despawnedAt[id] !== stamp) throw new FrameError(`spawn of live entity ${id}`);
-      if (c >= classes.length) throw new FrameError(`entity ${id}: unknown class ${c}`);
-      this.spawnedAt[id] = stamp;
-      nvals += classes[c].intFields.length;
-      prev = id;
-    }
-    if (nvals !== f.nSpawnValues) throw new FrameError(`spawns need ${nvals} values, frame has ${f.nSpawnValues}`);
-    prev = 0;
-    nvals = 0;
-    for (let i = 0; i < f.nUpdate; i++) {
-      const id = f.updateIds[i];
-      if ((i > 0 && id <= prev) || !live(id) || this.despawnedAt[id] === stamp) {
-        throw new FrameError(`update of unknown entity ${id}`);
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      let prev = 0;
+      for (let i = 0; i < part.nDespawn; i++) {
+        const id = part.despawnIds[i];
+        if ((i > 0 && id <= prev) || !live(id)) throw new FrameError(`${where(p)}despawn of unknown entity ${id}`);
+        if (despawnedAt[id] === stamp) throw new FrameError(`${where(p)}entity ${id} despawned twice`);
+        despawnedAt[id] = stamp;
+        prev = id;
       }
-      if (this.spawnedAt[id] === stamp) throw new FrameError(`update of entity ${id} spawned by the same frame`);
-      const mask = f.updateMasks[i];
-      const ci = classes[cls[id]];
-      if (mask === 0 || (mask & ~ci.intMask) !== 0) throw new FrameError(`entity ${id}: bad mask 0x${mask.toString(16)}`);
-      nvals += popcount(mask);
-      prev = id;
     }
-    if (nvals !== f.nUpdateValues) throw new FrameError(`updates need ${nvals} values, frame has ${f.nUpdateValues}`);
-    for (let i = 0; i < f.nBytes; i++) {
-      const id = f.bytesIds[i];
-      let c: number;
-      if (id < this.spawnedAt.length && this.spawnedAt[id] === stamp) {
-        // Spawned by this frame: its class is the frame's.
-        c = f.spawnClasses[indexOf(f.spawnIds, f.nSpawn, id)];
-      } else {
-        if (!live(id) || this.despawnedAt[id] === stamp) throw new FrameError(`bytes value for unknown entity ${id}`);
-        c = cls[id];
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      let prev = 0;
+      let nvals = 0;
+      for (let i = 0; i < part.nSpawn; i++) {
+        const id = part.spawnIds[i];
+        const c = part.spawnClasses[i];
+        if (id === 0 || id <= prev || id >= MAX_ENTITY_ID) throw new FrameError(`${where(p)}spawn id ${id} invalid`);
+        if (live(id) && despawnedAt[id] !== stamp) throw new FrameError(`${where(p)}spawn of live entity ${id}`);
+        if (spawnedAt[id] === stamp) throw new FrameError(`${where(p)}entity ${id} spawned twice`);
+        if (c >= classes.length) throw new FrameError(`${where(p)}entity ${id}: unknown class ${c}`);
+        spawnedAt[id] = stamp;
+        nvals += classes[c].intFields.length;
+        prev = id;
       }
-      const fi = classes[c].fields[f.bytesFields[i]];
-      if (fi === undefined || fi.kind !== "bytes" || f.bytesValues[i].length > fi.maxLen) {
-        throw new FrameError(`entity ${id}: bad bytes field ${f.bytesFields[i]}`);
+      if (nvals !== part.nSpawnValues) throw new FrameError(`${where(p)}spawns need ${nvals} values, frame has ${part.nSpawnValues}`);
+    }
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      let prev = 0;
+      let nvals = 0;
+      for (let i = 0; i < part.nUpdate; i++) {
+        const id = part.updateIds[i];
+        if ((i > 0 && id <= prev) || !live(id)) throw new FrameError(`${where(p)}update of unknown entity ${id}`);
+        if (despawnedAt[id] === stamp) throw new FrameError(`${where(p)}update of entity ${id} despawned by the same frame`);
+        if (spawnedAt[id] === stamp) throw new FrameError(`${where(p)}update of entity ${id} spawned by the same frame`);
+        if (multi) {
+          if (updatedAt[id] === stamp) throw new FrameError(`${where(p)}entity ${id} updated twice`);
+          updatedAt[id] = stamp;
+        }
+        const mask = part.updateMasks[i];
+        const ci = classes[cls[id]];
+        if (mask === 0 || (mask & ~ci.intMask) !== 0) throw new FrameError(`${where(p)}entity ${id}: bad mask 0x${mask.toString(16)}`);
+        nvals += popcount(mask);
+        prev = id;
+      }
+      if (nvals !== part.nUpdateValues) throw new FrameError(`${where(p)}updates need ${nvals} values, frame has ${part.nUpdateValues}`);
+    }
+    for (let p = 0; p < nParts; p++) {
+      const part = f.part(p);
+      for (let i = 0; i < part.nBytes; i++) {
+        const id = part.bytesIds[i];
+        let c: number;
+        if (id < spawnedAt.length && spawnedAt[id] === stamp) {
+          c = spawnClass(f, id); // spawned by this frame: its class is the frame's
+        } else {
+          if (!live(id) || despawnedAt[id] === stamp) throw new FrameError(`${where(p)}bytes value for unknown entity ${id}`);
+          c = cls[id];
+        }
+        const fi = classes[c].fields[part.bytesFields[i]];
+        if (fi === undefined || fi.kind !== "bytes" || part.bytesValues[i].length > fi.maxLen) {
+          throw new FrameError(`${where(p)}entity ${id}: bad bytes field ${part.bytesFields[i]}`);
+        }
       }
     }
   }
 }
+
+/** where names part p of a frame in an error ("" for the frame's own fields). */
+function where(p: number): string {
+  return p === 0 ? "" : `piece ${p - 1}: `;
+}
+
+/** spawnClass returns the class a checked frame spawns id with (its parts' spawn ids are ascending). */
+function spawnClass(f: FrameData, id: number): number {
+  for (let p = 0; p <= f.nPieces; p++) {
+    const part = f.part(p);
+    const i = indexOf(part.spawnIds, part.nSpawn, id);
+    if (i >= 0) return part.spawnClasses[i];
+  }
+  throw new FrameError(`entity ${id} is not among the frame's spawns`);
+}
+
+const NO_VALUES = new Int32Array(0);
 
 /**
  * applyRow applies one entity's listed differences (mask, values from uv[vi]) to its row and,

@@ -14,7 +14,7 @@ import { InputSchemaSchema } from "../src/gen/ticksync/v1/schema_pb";
 import { connect, joinOrCreate } from "../src/client";
 import type { Client, ClientEvents, Clock, ConnectOptions, WebSocketCtor } from "../src/client";
 import { compileSchema } from "../src/schema";
-import { arenaProto, encodeFrame, frameBytes, stateSchema } from "./helpers";
+import { arenaProto, encodeFrame, frameBytes, splitFrame, stateSchema } from "./helpers";
 import type { ModelState } from "./helpers";
 
 const WS = WebSocket as unknown as WebSocketCtor;
@@ -212,7 +212,7 @@ describe("client", () => {
     assert.equal(conn.protocol, "ticksync.v1");
     assert.equal(conn.url.searchParams.get("token"), "tok en");
     const join = await conn.next("join");
-    assert.deepEqual(join.kind.value, { ...join.kind.value, room: "r1", game: "arena", createIfMissing: true, spectator: false, lastTick: 0 });
+    assert.deepEqual(join.kind.value, { ...join.kind.value, room: "r1", game: "arena", createIfMissing: true, spectator: false, lastTick: 0, views: true, follow: 0 });
     conn.welcome();
     const w = await welcome.next();
     assert.equal(w.playerId, 42);
@@ -344,6 +344,53 @@ describe("client", () => {
     conn.sendRaw(frame(null, s1));
     assert.equal((await frames.next()).tick, 1);
     assert.equal(c.mirror?.tick, 1);
+    c.close();
+  });
+
+  test("views: pieces and follow asked for in the join, grid and config from each welcome, a frame with pieces, followPlayer", async () => {
+    const s = await server();
+    const c = open(s, { spectator: true, follow: 7 });
+    const welcome = events(c, "welcome");
+    const reconnected = events(c, "reconnected");
+    const frames = events(c, "frame");
+    const conn = await s.conns.next();
+    const join = await conn.next("join");
+    assert.equal(join.kind.case, "join");
+    if (join.kind.case !== "join") return;
+    assert.deepEqual([join.kind.value.views, join.kind.value.follow, join.kind.value.spectator], [true, 7, true]);
+    const gridOf = (cl: Client) => cl.grid; // read anew after each welcome (no narrowing)
+    assert.equal(gridOf(c), undefined);
+    assert.deepEqual(c.roomConfig, {});
+    const grid = { width: 400000, height: 400000, cell: 10000, cols: 40, rows: 40 };
+    conn.welcome({ spectator: true, playerId: 0, replay: true, grid, config: new TextEncoder().encode(`{"npcs":20000,"view":400}`) });
+    await welcome.next();
+    const g = gridOf(c);
+    assert.deepEqual([g?.width, g?.height, g?.cell, g?.cols, g?.rows], [400000, 400000, 10000, 40, 40]);
+    assert.deepEqual(c.roomConfig, { npcs: 20000, view: 400 });
+    // A snapshot and a t-1 frame whose changes are spread over the own fields and three pieces.
+    const s1 = world(1);
+    const s2 = advance(s1, 2);
+    s2.entities.delete(1);
+    s2.entities.set(9, { cls: 0, gen: 2, vals: [1, 2, 3, 4, 5], bytes: [] });
+    conn.sendRaw(frameBytes(splitFrame(schema, encodeFrame(schema, null, s1), 3, (id) => id % 4)));
+    await frames.next();
+    conn.sendRaw(frameBytes(splitFrame(schema, encodeFrame(schema, s1, s2, { withHash: true }), 3, (id) => (id + 1) % 4)));
+    assert.equal((await frames.next()).tick, 2);
+    assert.deepEqual(c.mirror?.ids(), [2, 3, 9]);
+    assert.equal(c.mirror?.entity(2)?.x, 10);
+    assert.deepEqual([c.stats().hashChecks, c.stats().desyncs], [1, 0]);
+    assert.equal(c.followPlayer(42), true);
+    const m = await conn.next("replayControl");
+    assert.deepEqual(m.kind.case === "replayControl" && [m.kind.value.action, m.kind.value.follow], [5, 42]);
+    // The next welcome (a reconnect) sets both again: no grid, a config that is not JSON.
+    conn.ws.close(1001, "going away");
+    const conn2 = await s.conns.next();
+    const rejoin = await conn2.next("join");
+    assert.deepEqual(rejoin.kind.case === "join" && [rejoin.kind.value.views, rejoin.kind.value.follow], [true, 7]);
+    conn2.welcome({ spectator: true, playerId: 0, resumed: true, config: new TextEncoder().encode("{npcs") });
+    await reconnected.next();
+    assert.equal(gridOf(c), undefined);
+    assert.deepEqual(c.roomConfig, {});
     c.close();
   });
 

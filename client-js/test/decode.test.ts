@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { FrameSchema, GameEventSchema, MatchResultSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
+import { FramePieceSchema, FrameSchema, GameEventSchema, MatchResultSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
 import { DecodeError, HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { Decoded } from "../src/decode";
 import { NO_EVENTS } from "../src/frame";
-import type { FrameData } from "../src/frame";
+import type { FrameData, FramePartData } from "../src/frame";
 import { frameBytes, rand } from "./helpers";
 
 function plain(f: FrameData): unknown {
@@ -16,6 +16,16 @@ function plain(f: FrameData): unknown {
     tick: f.tick,
     baselineTick: f.baselineTick,
     lastInputSeq: f.lastInputSeq,
+    ...plainPart(f),
+    pieces: f.pieces.slice(0, f.nPieces).map(plainPart),
+    hash: f.hasViewHash ? [f.viewHashHi, f.viewHashLo] : null,
+    events: f.events.map((e) => [e.tick, e.kind, [...e.values], Array.from(e.data)]),
+    result: f.result === null ? null : [f.result.tick, [...f.result.winners], f.result.summary, Array.from(f.result.data)],
+  };
+}
+
+function plainPart(f: FramePartData) {
+  return {
     despawnIds: Array.from(f.despawnIds.subarray(0, f.nDespawn)),
     spawnIds: Array.from(f.spawnIds.subarray(0, f.nSpawn)),
     spawnClasses: Array.from(f.spawnClasses.subarray(0, f.nSpawnClasses)),
@@ -24,9 +34,6 @@ function plain(f: FrameData): unknown {
     updateMasks: Array.from(f.updateMasks.subarray(0, f.nUpdateMasks)),
     updateValues: Array.from(f.updateValues.subarray(0, f.nUpdateValues)),
     bytes: Array.from({ length: f.nBytes }, (_, i) => [f.bytesIds[i], f.bytesFields[i], Array.from(f.bytesValues[i])]),
-    hash: f.hasViewHash ? [f.viewHashHi, f.viewHashLo] : null,
-    events: f.events.map((e) => [e.tick, e.kind, [...e.values], Array.from(e.data)]),
-    result: f.result === null ? null : [f.result.tick, [...f.result.winners], f.result.summary, Array.from(f.result.data)],
   };
 }
 
@@ -52,10 +59,7 @@ test("decoders agree on random frames", () => {
   const s32 = () => (r() < 0.1 ? [-2147483648, 2147483647, 0, -1][int(0, 3)] : int(-70000, 70000));
   for (let i = 0; i < 300; i++) {
     const n = () => int(0, r() < 0.2 ? 300 : 8);
-    const f = create(FrameSchema, {
-      tick: r() < 0.1 ? 4294967295 : int(1, 1e6),
-      baselineTick: int(0, 1e6),
-      lastInputSeq: int(0, 2 ** 32 - 1),
+    const part = () => ({
       despawnIds: Array.from({ length: n() }, () => int(1, 300)),
       spawnIds: Array.from({ length: n() }, () => int(1, 2 ** 20)),
       spawnClasses: Array.from({ length: n() }, () => int(0, 3)),
@@ -64,6 +68,14 @@ test("decoders agree on random frames", () => {
       updateMasks: Array.from({ length: n() }, () => int(0, 2 ** 32 - 1)),
       updateValues: Array.from({ length: n() }, s32),
       bytesValues: Array.from({ length: int(0, 3) }, () => ({ entityId: int(0, 500), field: int(0, 31), value: Uint8Array.from({ length: int(0, 20) }, () => int(0, 255)) })),
+    });
+    const f = create(FrameSchema, {
+      tick: r() < 0.1 ? 4294967295 : int(1, 1e6),
+      baselineTick: int(0, 1e6),
+      lastInputSeq: int(0, 2 ** 32 - 1),
+      ...part(),
+      // Pieces in a third of the frames (some empty), each delta-coded on its own.
+      pieces: r() < 0.3 ? Array.from({ length: int(0, 5) }, () => create(FramePieceSchema, r() < 0.2 ? {} : part())) : [],
     });
     if (r() < 0.5) f.viewHash = BigInt.asUintN(64, BigInt(int(0, 2 ** 32 - 1)) * 4294967296n + BigInt(int(0, 2 ** 32 - 1)));
     if (r() < 0.3) {
@@ -115,6 +127,48 @@ test("hand decoder: unpacked repeated fields, split packed runs, unknown fields,
   assert.equal(got.lastInputSeq, 4294967295);
 });
 
+test("hand decoder: pieces delta-coded on their own, before and between the frame's own fields, unpacked, with unknown fields", () => {
+  const w = new BinaryWriter();
+  w.tag(1, WireType.Varint).uint32(9);
+  w.tag(2, WireType.Varint).uint32(8);
+  // A piece before the frame's own fields: spawns 100, 102; an unknown field; an update of 7.
+  w.tag(15, WireType.LengthDelimited).fork();
+  w.tag(2, WireType.LengthDelimited).fork().uint32(100).uint32(2).join();
+  w.tag(3, WireType.LengthDelimited).fork().uint32(1).uint32(0).join();
+  w.tag(44, WireType.Varint).uint32(1);
+  w.tag(5, WireType.Varint).uint32(7);
+  w.tag(6, WireType.Varint).uint32(3);
+  w.tag(7, WireType.LengthDelimited).fork().sint32(-1).sint32(2).join();
+  w.tag(8, WireType.LengthDelimited).fork().tag(1, WireType.Varint).uint32(100).tag(2, WireType.Varint).uint32(1).tag(3, WireType.LengthDelimited).bytes(new Uint8Array([6])).join();
+  w.join();
+  w.tag(5, WireType.Varint).uint32(3); // own spawn ids 3, then 5 (the piece did not move the delta base)
+  w.tag(5, WireType.Varint).uint32(2);
+  // A second piece between the own fields: despawns 3 and 4 (unpacked, delta-coded from 0 again).
+  w.tag(15, WireType.LengthDelimited).fork().tag(1, WireType.Varint).uint32(3).tag(1, WireType.Varint).uint32(1).join();
+  w.tag(4, WireType.LengthDelimited).fork().uint32(1).join(); // own despawn 1
+  w.tag(15, WireType.LengthDelimited).bytes(new Uint8Array(0)); // an empty piece
+  const msg = new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(w.finish()).finish();
+  const got = agree(msg, "hand-made frame with pieces") as { spawnIds: number[]; despawnIds: number[]; pieces: ReturnType<typeof plainPart>[] };
+  assert.deepEqual(got.spawnIds, [3, 5]);
+  assert.deepEqual(got.despawnIds, [1]);
+  assert.equal(got.pieces.length, 3);
+  assert.deepEqual([got.pieces[0].spawnIds, got.pieces[0].spawnClasses, got.pieces[0].updateIds, got.pieces[0].updateMasks, got.pieces[0].updateValues], [[100, 102], [1, 0], [7], [3], [-1, 2]]);
+  assert.deepEqual(got.pieces[0].bytes, [[100, 1, [6]]]);
+  assert.deepEqual(got.pieces[1].despawnIds, [3, 4]);
+  assert.deepEqual(got.pieces[2], plainPart(new ProtobufEsDecoder().frame));
+  // The next frame without pieces has none (the pieces' objects are reused, not shown).
+  const next = frameOf(hand.decode(frameBytes(create(FrameSchema, { tick: 10, baselineTick: 9 }))));
+  assert.equal(next.nPieces, 0);
+  // A piece that overruns the frame, or holds a group, is malformed for both decoders.
+  for (const bad of [
+    new BinaryWriter().tag(2, WireType.LengthDelimited).fork().tag(15, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).bytes(new Uint8Array([0x80])).join().join().finish(),
+    new BinaryWriter().tag(2, WireType.LengthDelimited).fork().tag(15, WireType.LengthDelimited).fork().tag(9, WireType.StartGroup).join().join().finish(),
+  ]) {
+    assert.throws(() => hand.decode(bad), DecodeError);
+    assert.throws(() => pbes.decode(bad), DecodeError);
+  }
+});
+
 test("non-frame messages go through protobuf-es", () => {
   const b = toBinary(ServerMessageSchema, create(ServerMessageSchema, { kind: { case: "kick", value: { code: 4009, reason: "room full" } } }));
   const d = hand.decode(b);
@@ -125,6 +179,7 @@ test("non-frame messages go through protobuf-es", () => {
 test("malformed frames throw DecodeError, never something else", () => {
   const f = create(FrameSchema, { tick: 300, baselineTick: 299, updateIds: [1, 2, 3], updateMasks: [1, 1, 1], updateValues: [-1000, 5, 1 << 30] });
   f.viewHash = 5n;
+  f.pieces = [create(FramePieceSchema, { spawnIds: [5], spawnClasses: [0], spawnValues: [-3], bytesValues: [{ entityId: 5, field: 1, value: new Uint8Array([1, 2]) }] })];
   const good = frameBytes(f);
   for (let cut = 1; cut < good.length; cut++) {
     const b = good.subarray(0, cut);

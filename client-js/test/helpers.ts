@@ -4,14 +4,15 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { BytesValueSchema, FrameSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
+import { BytesValueSchema, FramePieceSchema, FrameSchema, ServerMessageSchema } from "../src/gen/ticksync/v1/messages_pb";
 import type { Frame } from "../src/gen/ticksync/v1/messages_pb";
 import { FieldType, StateSchemaSchema } from "../src/gen/ticksync/v1/schema_pb";
 import type { StateSchema } from "../src/gen/ticksync/v1/schema_pb";
 import { predictValue } from "../src/predictrule";
 import { compileSchema } from "../src/schema";
 import type { ClassInfo, Schema } from "../src/schema";
+import { popcount } from "../src/mirror";
 import type { Mirror } from "../src/mirror";
 import { Fnv64 } from "../src/hash";
 
@@ -169,6 +170,68 @@ export function encodeFrame(schema: Schema, base: ModelState | null, cur: ModelS
     f.viewHash = (BigInt(h.hi) << 32n) | BigInt(h.lo);
   }
   return f;
+}
+
+/**
+ * PartSpec is one part of a frame (a Frame's fields 4..11 or a FramePiece) with absolute ids:
+ * despawned ids, [id, class, values] spawns, [id, mask, values] updates, [id, field, hex] bytes values.
+ */
+export interface PartSpec {
+  despawn?: number[];
+  spawn?: [number, number, number[]][];
+  update?: [number, number, number[]][];
+  bytes?: [number, number, string][];
+}
+
+/** delta delta-codes ascending ids (the first absolute). */
+export function delta(ids: number[]): number[] {
+  return ids.map((id, i) => (i === 0 ? id : id - ids[i - 1]));
+}
+
+/** partFields lays a part out as the wire does, ids delta-coded within it: spread it into a Frame or a FramePiece. */
+export function partFields(p: PartSpec) {
+  return {
+    despawnIds: delta(p.despawn ?? []),
+    spawnIds: delta((p.spawn ?? []).map((s) => s[0])),
+    spawnClasses: (p.spawn ?? []).map((s) => s[1]),
+    spawnValues: (p.spawn ?? []).flatMap((s) => s[2]),
+    updateIds: delta((p.update ?? []).map((u) => u[0])),
+    updateMasks: (p.update ?? []).map((u) => u[1]),
+    updateValues: (p.update ?? []).flatMap((u) => u[2]),
+    bytesValues: (p.bytes ?? []).map(([entityId, field, h]) => create(BytesValueSchema, { entityId, field, value: unhex(h) })),
+  };
+}
+
+/**
+ * splitFrame spreads a frame's entity changes over its own fields (part 0) and nPieces pieces:
+ * each despawn, spawn, update and bytes value goes to part pick(id), asked anew for each, so one
+ * id may be despawned in one part and spawned in another. Ids stay ascending within each part.
+ */
+export function splitFrame(schema: Schema, f: Frame, nPieces: number, pick: (id: number) => number): Frame {
+  const parts: Required<PartSpec>[] = Array.from({ length: nPieces + 1 }, () => ({ despawn: [], spawn: [], update: [], bytes: [] }));
+  const undelta = (d: number[]) => {
+    let id = 0;
+    return d.map((x) => (id += x));
+  };
+  for (const id of undelta(f.despawnIds)) parts[pick(id)].despawn.push(id);
+  let vi = 0;
+  undelta(f.spawnIds).forEach((id, i) => {
+    const c = f.spawnClasses[i];
+    const n = schema.classes[c].intFields.length;
+    parts[pick(id)].spawn.push([id, c, f.spawnValues.slice(vi, vi + n)]);
+    vi += n;
+  });
+  vi = 0;
+  undelta(f.updateIds).forEach((id, i) => {
+    const n = popcount(f.updateMasks[i]);
+    parts[pick(id)].update.push([id, f.updateMasks[i], f.updateValues.slice(vi, vi + n)]);
+    vi += n;
+  });
+  for (const bv of f.bytesValues) parts[pick(bv.entityId)].bytes.push([bv.entityId, bv.field, hex(bv.value)]);
+  const out = clone(FrameSchema, f);
+  Object.assign(out, partFields(parts[0]));
+  out.pieces = parts.slice(1).map((p) => create(FramePieceSchema, partFields(p)));
+  return out;
 }
 
 /** frameBytes wraps a Frame in a ServerMessage and encodes it. */

@@ -3,14 +3,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { BytesValueSchema, FrameSchema } from "../src/gen/ticksync/v1/messages_pb";
+import { FrameSchema } from "../src/gen/ticksync/v1/messages_pb";
 import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { FrameData } from "../src/frame";
 import { FrameError, Mirror } from "../src/mirror";
 import type { Entity } from "../src/mirror";
 import { predictValue } from "../src/predictrule";
-import { arenaProto, compiled, encodeFrame, frameBytes, hex, mirrorRows, modelHash, modelRows, rand, stateSchema, unhex } from "./helpers";
-import type { ModelState } from "./helpers";
+import { arenaProto, compiled, encodeFrame, frameBytes, hex, mirrorRows, modelHash, modelRows, partFields, rand, splitFrame, stateSchema, unhex } from "./helpers";
+import type { ModelState, PartSpec } from "./helpers";
 
 // Class 0 "npc": x, y predicted from vx, vy (1/20), hp. Class 1 "tag": n, name (bytes), k.
 const proto = stateSchema([
@@ -28,18 +28,10 @@ const proto = stateSchema([
 ]);
 const schema = compiled(proto);
 
-interface F {
+interface F extends PartSpec {
   tick: number;
   base?: number;
   seq?: number;
-  despawn?: number[];
-  spawn?: [number, number, number[]][];
-  update?: [number, number, number[]][];
-  bytes?: [number, number, string][];
-}
-
-function delta(ids: number[]): number[] {
-  return ids.map((id, i) => (i === 0 ? id : id - ids[i - 1]));
 }
 
 function encode(f: F): Uint8Array {
@@ -48,14 +40,7 @@ function encode(f: F): Uint8Array {
       tick: f.tick,
       baselineTick: f.base ?? f.tick - 1,
       lastInputSeq: f.seq ?? 0,
-      despawnIds: delta(f.despawn ?? []),
-      spawnIds: delta((f.spawn ?? []).map((s) => s[0])),
-      spawnClasses: (f.spawn ?? []).map((s) => s[1]),
-      spawnValues: (f.spawn ?? []).flatMap((s) => s[2]),
-      updateIds: delta((f.update ?? []).map((u) => u[0])),
-      updateMasks: (f.update ?? []).map((u) => u[1]),
-      updateValues: (f.update ?? []).flatMap((u) => u[2]),
-      bytesValues: (f.bytes ?? []).map(([entityId, field, h]) => create(BytesValueSchema, { entityId, field, value: unhex(h) })),
+      ...partFields(f),
     }),
   );
 }
@@ -239,8 +224,8 @@ for (const [name, mk] of decoders) {
       assert.deepEqual(m.hash(), modelHash(arena, model));
     });
 
-    test("property: random worlds, frames from the encoder, every tick equal to the model", () => {
-      for (const seed of [1, 2, 3, 42]) {
+    test("property: random worlds, frames from the encoder (also split into pieces), every tick equal to the model", () => {
+      for (const [seed, pieces] of [[1, 0], [2, 0], [3, 0], [42, 0], [1, 3], [5, 1], [6, 4]]) {
         const r = rand(seed);
         const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
         let cur: ModelState = { tick: 1, entities: new Map() };
@@ -280,14 +265,16 @@ for (const [name, mk] of decoders) {
           // The client sometimes misses ticks (gap frames) and sometimes gets a snapshot.
           if (held !== null && r() < 0.2 && t < 200) continue;
           const base = held === null || r() < 0.03 ? null : held;
-          const f = encodeFrame(schema, base, cur, { withHash: true });
+          let f = encodeFrame(schema, base, cur, { withHash: true });
+          // Pieces: every change lands in a random part (the own fields or a piece).
+          if (pieces > 0) f = splitFrame(schema, f, pieces, () => int(0, pieces));
           const d = dec.decode(frameBytes(f));
           assert.equal(d.kind, "frame");
           const fd = (d as { frame: FrameData }).frame;
           m.apply(fd);
-          assert.deepEqual(mirrorRows(m), modelRows(cur), `seed ${seed} tick ${t}`);
+          assert.deepEqual(mirrorRows(m), modelRows(cur), `seed ${seed} pieces ${pieces} tick ${t}`);
           const h = m.hash();
-          assert.deepEqual([h.hi, h.lo], [fd.viewHashHi, fd.viewHashLo], `seed ${seed} tick ${t} hash`);
+          assert.deepEqual([h.hi, h.lo], [fd.viewHashHi, fd.viewHashLo], `seed ${seed} pieces ${pieces} tick ${t} hash`);
           held = cur;
         }
       }
