@@ -292,7 +292,6 @@ func viewsChain(t *testing.T, seed uint32) (goldenScenario, bool) {
 	v := &cellMap{g: g, r: sim.NewRand(seed * 7)}
 	m := sim.NewMirror(w.Schema())
 	var enc sim.Encoder
-	var movers sim.Movers
 	var base *sim.State
 	var vb []sim.Cell
 	seen := map[string]bool{}
@@ -310,11 +309,13 @@ func viewsChain(t *testing.T, seed uint32) (goldenScenario, bool) {
 		cur.PlaceCells(v, w)
 		vt := g.Clean(g.AppendSquare(nil, int32(ed.R.Mod(40)), int32(ed.R.Mod(40)), 12))
 		var baseline uint32
+		var d *sim.Delta
 		if base != nil {
-			movers.Find(base, cur)
+			d = &sim.Delta{}
+			d.Find(base, cur)
 			baseline = base.Tick()
 		}
-		body := enc.AppendViewBody(nil, &movers, base, cur, vb, vt, i%4 == 3)
+		body := enc.AppendViewBody(nil, d, cur, vb, vt, i%4 == 3)
 		msg := append(sim.AppendFrameHeader(nil, cur.Tick(), baseline, 0, len(body)), body...)
 		got, err := m.ApplyMessage(msg)
 		require.NoError(t, err)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"math/bits"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -120,24 +121,42 @@ func Sees(view []Cell, c Cell) bool {
 }
 
 // ViewHash returns the state hash (docs/protocol.md, "State hash") of the entities of st in the
-// clean view's cells and Everywhere: what a client with that view holds. scratch is reused.
-func (st *State) ViewHash(view []Cell, scratch []Entity) (uint64, []Entity) {
-	ids := append(scratch[:0], st.InCell(Everywhere)...)
+// clean view's cells and Everywhere: what a client with that view holds. scratch is reused
+// (a bitmap of the ids, read in ascending order: no sort).
+func (st *State) ViewHash(view []Cell, scratch []uint64) (uint64, []uint64) {
+	words := (len(st.cls) + 63) / 64
+	marks := grow(scratch, words)
+	clear(marks)
+	mark := func(ids []Entity) {
+		for _, id := range ids {
+			marks[id>>6] |= 1 << (id & 63)
+		}
+	}
+	mark(st.InCell(Everywhere))
 	for _, c := range view {
-		ids = append(ids, st.InCell(c)...)
+		mark(st.InCell(c))
 	}
-	slices.Sort(ids)
 	h := newHasher()
-	for _, id := range ids {
-		st.hashEntity(&h, int(id))
+	for w, m := range marks {
+		for m != 0 {
+			st.hashEntity(&h, w*64+bits.TrailingZeros64(m))
+			m &= m - 1
+		}
 	}
-	return h.sum(), ids
+	return h.sum(), marks
 }
 
-// Movers are the entities that changed cells between a baseline and the current state,
-// indexed by their old and their new cell.
-type Movers struct {
+// Delta is what changed from a baseline to the current state, found in one pass over the ids
+// (memory in order, unlike a cell's entities): which ids are the same entity in both, each
+// such entity's update (its changed fields, encoded once however many pieces and clients it
+// goes to), and the movers (entities that changed cells), indexed by their old and new cell.
+type Delta struct {
 	base, cur *State
+	predicted bool
+	same      []bool   // by id below len(cur.cls): the same live entity in base and cur
+	mask      []uint32 // by id: the update's field mask (0: nothing changed)
+	off       []int32  // by id: the update's values are vals[off[id]:off[id+1]]
+	vals      []byte
 	ids       []Entity // movers, ascending
 	fromStart []int32  // by bucket of the old cell: fromIDs[fromStart[b]:fromStart[b+1]]
 	fromIDs   []Entity
@@ -146,88 +165,119 @@ type Movers struct {
 	fill      []int32
 }
 
-// Find lists the movers from base to cur (both indexed by PlaceCells).
-func (m *Movers) Find(base, cur *State) {
-	m.base, m.cur = base, cur
-	m.ids = m.ids[:0]
-	n := min(len(base.cls), len(cur.cls))
-	if !base.HasCells() || !cur.HasCells() {
-		n = 0
-	}
-	for id := 1; id < n; id++ {
-		if cur.cls[id] != noClass && same(base, cur, Entity(id)) && base.cells[id] != cur.cells[id] {
-			m.ids = append(m.ids, Entity(id))
+// Find computes the delta from base to cur (both indexed by PlaceCells).
+func (d *Delta) Find(base, cur *State) {
+	d.base, d.cur = base, cur
+	d.predicted = base.tick+1 == cur.tick
+	n := len(cur.cls)
+	d.same = grow(d.same, n)
+	d.mask = grow(d.mask, n)
+	d.off = grow(d.off, n+1)
+	d.vals = d.vals[:0]
+	d.ids = d.ids[:0]
+	schema := cur.schema
+	d.off[0] = 0
+	for id := 0; id < n; id++ {
+		d.mask[id] = 0
+		d.same[id] = id > 0 && same(base, cur, Entity(id))
+		if d.same[id] {
+			cs := &schema.classes[cur.cls[id]]
+			vals := cur.vals[id*cur.stride : id*cur.stride+len(cs.intCols)]
+			prev := base.vals[id*base.stride : id*base.stride+len(cs.intCols)]
+			cols := cs.cols[:len(vals)]
+			var mask uint32
+			for col, v := range vals {
+				expected := prev[col]
+				if c := &cols[col]; d.predicted && c.from >= 0 {
+					expected = predict(prev[col], vals[c.from], c.num, c.den)
+				}
+				if diff := v - expected; diff != 0 {
+					mask |= 1 << cols[col].idx
+					d.vals = protowire.AppendVarint(d.vals, protowire.EncodeZigZag(int64(diff)))
+				}
+			}
+			d.mask[id] = mask
+			if base.cells[id] != cur.cells[id] {
+				d.ids = append(d.ids, Entity(id))
+			}
 		}
+		d.off[id+1] = int32(len(d.vals))
 	}
-	m.fromStart, m.fromIDs = m.index(m.fromStart, m.fromIDs, base)
-	m.toStart, m.toIDs = m.index(m.toStart, m.toIDs, cur)
+	d.fromStart, d.fromIDs = d.index(d.fromStart, d.fromIDs, base)
+	d.toStart, d.toIDs = d.index(d.toStart, d.toIDs, cur)
 }
 
+// isSame reports whether id is the same live entity in the delta's base and cur.
+func (d *Delta) isSame(id Entity) bool { return int(id) < len(d.same) && d.same[id] }
+
 // index buckets the movers by their cell in st (counting sort, ids ascending in a bucket).
-func (m *Movers) index(start []int32, ids []Entity, st *State) ([]int32, []Entity) {
+func (d *Delta) index(start []int32, ids []Entity, st *State) ([]int32, []Entity) {
 	start = grow(start, st.ncells+2)
 	clear(start)
-	for _, id := range m.ids {
+	for _, id := range d.ids {
 		start[st.bucket(st.cells[id])+1]++
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	m.fill = append(m.fill[:0], start...)
-	ids = grow(ids, len(m.ids))
-	for _, id := range m.ids {
+	d.fill = append(d.fill[:0], start...)
+	ids = grow(ids, len(d.ids))
+	for _, id := range d.ids {
 		b := st.bucket(st.cells[id])
-		ids[m.fill[b]] = id
-		m.fill[b]++
+		ids[d.fill[b]] = id
+		d.fill[b]++
 	}
 	return start, ids
 }
 
 // from returns the movers whose old cell is c.
-func (m *Movers) from(c Cell) []Entity {
-	b := m.base.bucket(c)
-	return m.fromIDs[m.fromStart[b]:m.fromStart[b+1]]
+func (d *Delta) from(c Cell) []Entity {
+	b := d.base.bucket(c)
+	return d.fromIDs[d.fromStart[b]:d.fromStart[b+1]]
 }
 
 // to returns the movers whose new cell is c.
-func (m *Movers) to(c Cell) []Entity {
-	b := m.cur.bucket(c)
-	return m.toIDs[m.toStart[b]:m.toStart[b+1]]
+func (d *Delta) to(c Cell) []Entity {
+	b := d.cur.bucket(c)
+	return d.toIDs[d.toStart[b]:d.toStart[b+1]]
 }
 
-// Len returns the number of movers.
-func (m *Movers) Len() int { return len(m.ids) }
+// Movers returns the number of entities that changed cells.
+func (d *Delta) Movers() int { return len(d.ids) }
 
-// AppendPiece appends cell c's piece of the given kind for a client at baseline base (nil: a
-// full snapshot, whose pieces are enter pieces holding every entity of the cell) as one Frame
-// field 15 (tag, length, FramePiece), or nothing when the piece is empty.
-func (e *Encoder) AppendPiece(dst []byte, kind PieceKind, base, cur *State, c Cell) []byte {
+// AppendPiece appends cell c's piece of the given kind for a client at the baseline of d
+// (nil: a full snapshot of cur, whose pieces are enter pieces holding every entity of the
+// cell) as one Frame field 15 (tag, length, FramePiece), or nothing when the piece is empty.
+func (e *Encoder) AppendPiece(dst []byte, kind PieceKind, d *Delta, cur *State, c Cell) []byte {
 	e.begin()
-	predicted := base != nil && base.tick+1 == cur.tick
-	switch kind {
-	case PieceDelta:
-		for _, id := range base.InCell(c) {
-			if !same(base, cur, id) {
+	switch {
+	case d == nil:
+		for _, id := range cur.InCell(c) {
+			e.spawn(fPieceBytes, cur, id)
+		}
+	case kind == PieceDelta:
+		for _, id := range d.base.InCell(c) {
+			if !d.isSame(id) {
 				e.despawn(id)
 			}
 		}
 		for _, id := range cur.InCell(c) {
 			switch {
-			case !same(base, cur, id):
+			case !d.isSame(id):
 				e.spawn(fPieceBytes, cur, id)
-			case base.cells[id] == c:
-				e.update(fPieceBytes, base, cur, id, predicted)
+			case d.base.cells[id] == c:
+				e.update(fPieceBytes, d, id)
 			}
 		}
-	case PieceEnter:
+	case kind == PieceEnter:
 		for _, id := range cur.InCell(c) {
-			if base == nil || !same(base, cur, id) || base.cells[id] == c {
+			if !d.isSame(id) || d.base.cells[id] == c {
 				e.spawn(fPieceBytes, cur, id)
 			}
 		}
-	case PieceLeave:
-		for _, id := range base.InCell(c) {
-			if !same(base, cur, id) || cur.cells[id] == c {
+	case kind == PieceLeave:
+		for _, id := range d.base.InCell(c) {
+			if !d.isSame(id) || cur.cells[id] == c {
 				e.despawn(id)
 			}
 		}
@@ -242,17 +292,17 @@ func (e *Encoder) AppendPiece(dst []byte, kind PieceKind, base, cur *State, c Ce
 }
 
 // AppendMovers appends, as Frame fields 4 to 11, the part of a client's frame that only it
-// gets: the movers of m (from base to cur) that touch its clean views vb (at base) and vt (now).
-func (e *Encoder) AppendMovers(dst []byte, m *Movers, vb, vt []Cell) []byte {
-	base, cur := m.base, m.cur
+// gets: the movers of d that touch its clean views vb (at d's baseline) and vt (now).
+func (e *Encoder) AppendMovers(dst []byte, d *Delta, vb, vt []Cell) []byte {
+	base, cur := d.base, d.cur
 	e.des, e.spa, e.upd = e.des[:0], e.spa[:0], e.upd[:0]
-	e.moversOf(m.from(Everywhere), cur, vt)
+	e.moversOf(d.from(Everywhere), cur, vt)
 	for _, c := range vb {
-		e.moversOf(m.from(c), cur, vt)
+		e.moversOf(d.from(c), cur, vt)
 	}
-	e.enters(m.to(Everywhere), base, vb)
+	e.enters(d.to(Everywhere), base, vb)
 	for _, c := range vt {
-		e.enters(m.to(c), base, vb)
+		e.enters(d.to(c), base, vb)
 	}
 	if len(e.des)+len(e.spa)+len(e.upd) == 0 {
 		return dst
@@ -261,7 +311,6 @@ func (e *Encoder) AppendMovers(dst []byte, m *Movers, vb, vt []Cell) []byte {
 	slices.Sort(e.spa)
 	slices.Sort(e.upd)
 	e.begin()
-	predicted := base.tick+1 == cur.tick
 	for _, id := range e.des {
 		e.despawn(id)
 	}
@@ -269,7 +318,7 @@ func (e *Encoder) AppendMovers(dst []byte, m *Movers, vb, vt []Cell) []byte {
 		e.spawn(fFrameBytes, cur, id)
 	}
 	for _, id := range e.upd {
-		e.update(fFrameBytes, base, cur, id, predicted)
+		e.update(fFrameBytes, d, id)
 	}
 	return e.appendFields(dst, fFrameDespawns)
 }
@@ -324,35 +373,20 @@ func (e *Encoder) spawn(bytesTag protowire.Number, cur *State, id Entity) {
 	}
 }
 
-// update lists id's changed fields from base to cur (nothing when none changed).
-func (e *Encoder) update(bytesTag protowire.Number, base, cur *State, id Entity, predicted bool) {
-	cs := &cur.schema.classes[cur.cls[id]]
-	vals := cur.vals[int(id)*cur.stride : int(id)*cur.stride+len(cs.intCols)]
-	prev := base.vals[int(id)*base.stride : int(id)*base.stride+len(cs.intCols)]
-	var mask uint32
-	mark := len(e.updVals)
-	cols := cs.cols[:len(vals)]
-	for col, v := range vals {
-		expected := prev[col]
-		if c := &cols[col]; predicted && c.from >= 0 {
-			expected = predict(prev[col], vals[c.from], c.num, c.den)
-		}
-		if d := v - expected; d != 0 {
-			mask |= 1 << cols[col].idx
-			e.updVals = protowire.AppendVarint(e.updVals, protowire.EncodeZigZag(int64(d)))
-		}
+// update lists id's update from d (its changed fields; nothing when none changed).
+func (e *Encoder) update(bytesTag protowire.Number, d *Delta, id Entity) {
+	if mask := d.mask[id]; mask != 0 {
+		e.updIDs = protowire.AppendVarint(e.updIDs, uint64(uint32(id)-e.lastUpdate))
+		e.lastUpdate = uint32(id)
+		e.updMasks = protowire.AppendVarint(e.updMasks, uint64(mask))
+		e.updVals = append(e.updVals, d.vals[d.off[id]:d.off[id+1]]...)
 	}
+	base, cur := d.base, d.cur
+	cs := &cur.schema.classes[cur.cls[id]]
 	for col, b := range cur.bytes[int(id)*cur.bstride : int(id)*cur.bstride+len(cs.bytesCols)] {
 		if !bytes.Equal(b, base.bytes[int(id)*base.bstride+col]) {
 			e.appendBytes(bytesTag, uint32(id), uint32(cs.bytesCols[col]), b)
 		}
-	}
-	if mask != 0 {
-		e.updIDs = protowire.AppendVarint(e.updIDs, uint64(uint32(id)-e.lastUpdate))
-		e.lastUpdate = uint32(id)
-		e.updMasks = protowire.AppendVarint(e.updMasks, uint64(mask))
-	} else {
-		e.updVals = e.updVals[:mark]
 	}
 }
 
@@ -422,19 +456,16 @@ func AppendPieceRefs(dst []PieceRef, vb, vt []Cell, snapshot bool) []PieceRef {
 }
 
 // AppendViewBody appends the whole body of a client's frame to cur (Frame fields 4 to 12 and
-// 15): its movers, then its pieces, then the view hash when withHash. base nil (or at tick 0)
-// is a full snapshot of the view vt; otherwise vb is the client's view at base and m holds the
-// movers from base to cur. It encodes everything for this one client: the server caches the
-// pieces across clients instead, and its frames are byte-identical to these.
-func (e *Encoder) AppendViewBody(dst []byte, m *Movers, base, cur *State, vb, vt []Cell, withHash bool) []byte {
-	snapshot := base == nil || base.tick == 0
-	if snapshot {
-		base = nil
-	} else {
-		dst = e.AppendMovers(dst, m, vb, vt)
+// 15): its movers, then its pieces, then the view hash when withHash. d nil is a full snapshot
+// of the view vt; otherwise d is the delta from the client's baseline to cur and vb its view
+// there. It encodes everything for this one client: the server caches the pieces across
+// clients instead, and its frames are byte-identical to these.
+func (e *Encoder) AppendViewBody(dst []byte, d *Delta, cur *State, vb, vt []Cell, withHash bool) []byte {
+	if d != nil {
+		dst = e.AppendMovers(dst, d, vb, vt)
 	}
-	for _, r := range AppendPieceRefs(nil, vb, vt, snapshot) {
-		dst = e.AppendPiece(dst, r.Kind, base, cur, r.Cell)
+	for _, r := range AppendPieceRefs(nil, vb, vt, d == nil) {
+		dst = e.AppendPiece(dst, r.Kind, d, cur, r.Cell)
 	}
 	if withHash {
 		h, _ := cur.ViewHash(vt, nil)

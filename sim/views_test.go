@@ -74,7 +74,7 @@ func TestPropertyViews(t *testing.T) {
 			clients[i] = &viewClient{m: sim.NewMirror(w.Schema()), views: map[uint32][]sim.Cell{}}
 		}
 		enc := &sim.Encoder{}
-		var movers sim.Movers
+		var delta *sim.Delta
 		for range 30 {
 			ed.Tick(int(ed.R.Mod(12)))
 			cur := simtest.Snapshot(w)
@@ -99,13 +99,15 @@ func TestPropertyViews(t *testing.T) {
 					continue // this frame is coalesced away: the baseline stays
 				}
 				base, ok := states[c.base]
-				if !ok || c.base == 0 {
-					base = nil
+				delta = nil
+				if ok && c.base != 0 {
+					delta = &sim.Delta{}
+					delta.Find(base, cur)
 				} else {
-					movers.Find(base, cur)
+					base = nil
 				}
 				withHash := ed.R.Mod(2) == 0
-				body := enc.AppendViewBody(nil, &movers, base, cur, c.views[c.base], vt, withHash)
+				body := enc.AppendViewBody(nil, delta, cur, c.views[c.base], vt, withHash)
 				var baseline uint32
 				if base != nil {
 					baseline = base.Tick()

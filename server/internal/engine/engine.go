@@ -14,6 +14,7 @@ var (
 	ErrSuperseded = errors.New("session superseded")          // a resume for a seat that is gone or was resumed since
 	ErrReplaced   = errors.New("replaced by a newer session") // the seat's connection, when another takes it
 	ErrTooSlow    = errors.New("too slow")                    // the client's baseline trails by more than MaxLag
+	ErrNoViews    = errors.New("client cannot apply views")   // a join without JoinReq.Views to a game with views
 	// ErrTooManySeats refuses a seat its address cannot take (Config.Seats said no).
 	ErrTooManySeats = errors.New("too many seats from your address")
 )
@@ -95,6 +96,8 @@ type Client struct {
 	live      bool   // among the engine's clients (joined, not dropped)
 	acked     uint32 // its baseline: the tick of the last frame its writer took (Ack)
 	firstTick uint32 // the tick of its first frame
+	follow    uint32 // a spectator's followed player (0: the whole world)
+	view      *View  // in a game with views: what it was sent (nil: it sees the whole world)
 }
 
 // NewClient makes a client for the driver's peer.
@@ -114,6 +117,8 @@ type JoinReq struct {
 	LastTick   uint32 // the tick the client holds (a resume's first frame is a delta from it)
 	Addr       string // the remote address (for Config.Seats)
 	Meta       []byte // the player's metadata (the game's join input carries it)
+	Views      bool   // the client applies frame pieces (Join.views)
+	Follow     uint32 // a spectator sees what this player sees (0: the whole world)
 }
 
 // Welcome is a join the engine accepted: the driver sends the welcome message, then the frames.
@@ -218,6 +223,9 @@ func New(cfg Config, g sim.Game, w *sim.World) (*Engine, error) {
 		seats: map[uint32]*Seat{}, nextPlayer: 1, hist: uint32(sim.HistoryDepth(g)),
 	}
 	e.filter, _ = g.(sim.JoinFilter)
+	if v, ok := g.(sim.Viewer); ok {
+		e.frames.SetViewer(v)
+	}
 	return e, nil
 }
 
@@ -348,6 +356,10 @@ func (e *Engine) Advance() {
 func (e *Engine) join(c *Client, j *JoinReq) error {
 	var s *Seat
 	resumed := false
+	viewed := e.frames.Viewer() != nil && (!j.Spectator || j.Follow != 0)
+	if viewed && !j.Views {
+		return ErrNoViews
+	}
 	switch {
 	case j.Resume && !j.Spectator:
 		s = e.seats[j.Player]
@@ -418,6 +430,12 @@ func (e *Engine) join(c *Client, j *JoinReq) error {
 		w.Baseline = j.LastTick
 	}
 	c.acked, c.firstTick, c.live = w.Baseline, e.w.Tick()+1, true
+	if viewed {
+		c.view = e.frames.NewView()
+		if j.Spectator {
+			c.follow = j.Follow
+		}
+	}
 	e.clients = append(e.clients, c)
 	r.Welcomes = append(r.Welcomes, w)
 	if resumed {
@@ -551,13 +569,33 @@ func (e *Engine) encode(tick uint32, cur *sim.State) {
 		if s := c.seat; s != nil {
 			seq = s.lastApplied
 		}
-		b, base := e.frames.Body(c.acked, cur, withHash)
+		var b *Body
+		var base uint32
+		if c.view != nil {
+			b, base = e.viewBody(c, tick, cur)
+		} else {
+			b, base = e.frames.Body(c.acked, cur, withHash)
+		}
 		var extra []byte
 		if !e.evlog.Empty() || e.result != nil {
 			extra = e.extra(c, tick)
 		}
 		r.Frames = append(r.Frames, Frame{Client: c, Body: b, Tick: tick, Baseline: base, LastSeq: seq, Extra: extra})
 	}
+	e.frames.Seal()
+}
+
+// viewBody is the frame body of a client that sees through a player's eyes: its player's, or
+// the one it follows. Each client's view hash comes every HashEvery ticks at its own phase
+// (its player id), so the hashing of a tick is spread over the clients.
+func (e *Engine) viewBody(c *Client, tick uint32, cur *sim.State) (*Body, uint32) {
+	p := c.follow
+	if c.seat != nil {
+		p = c.seat.player
+	}
+	cells := e.frames.Cells(c.view, func(dst []sim.Cell) []sim.Cell { return e.frames.Viewer().View(e.w, p, dst) })
+	withHash := e.cfg.HashEvery > 0 && (tick+p)%uint32(e.cfg.HashEvery) == 0
+	return e.frames.ViewBody(c.view, c.acked, cur, cells, withHash)
 }
 
 // logEvents keeps this tick's events (encoded once) and forgets those no client can still

@@ -15,6 +15,36 @@ type Body struct {
 	B    []byte
 	refs atomic.Int32
 	pool *bodyPool
+
+	// A client's frame in a game with views (views.go): its own part and view hash in B, split
+	// at own, around the shared pieces it names; Seal resolves them into parts (a writev) and
+	// takes a reference to each shared body they point into (deps).
+	parted bool
+	own    int
+	pieces []pieceRef
+	parts  [][]byte
+	deps   []*Body
+}
+
+// Buffers appends the body's bytes to bufs as one or more slices (one per piece for a client
+// of a game with views, written with one writev) and returns it.
+func (b *Body) Buffers(bufs [][]byte) [][]byte {
+	if b.parted {
+		return append(bufs, b.parts...)
+	}
+	return append(bufs, b.B)
+}
+
+// Len returns the body's length in bytes.
+func (b *Body) Len() int {
+	if !b.parted {
+		return len(b.B)
+	}
+	n := 0
+	for _, p := range b.parts {
+		n += len(p)
+	}
+	return n
 }
 
 // Retain takes one more reference.
@@ -23,6 +53,12 @@ func (b *Body) Retain() { b.refs.Add(1) }
 // Release drops one reference; the last one returns the body to its pool.
 func (b *Body) Release() {
 	if b.refs.Add(-1) == 0 {
+		for i, d := range b.deps {
+			d.Release()
+			b.deps[i] = nil
+		}
+		clear(b.parts)
+		b.deps, b.parts, b.pieces, b.parted = b.deps[:0], b.parts[:0], b.pieces[:0], false
 		b.pool.put(b)
 	}
 }
@@ -69,6 +105,8 @@ type Frames struct {
 	// The current tick's bodies, by baseline (0: snapshot), until Release.
 	bodies []*Body
 	keys   []uint32
+
+	views // games with views (views.go)
 }
 
 // NewFrames makes a pipeline keeping ring past states (at least 2). States are allocated as
@@ -86,6 +124,9 @@ func (f *Frames) Snapshot(w *sim.World) *sim.State {
 		f.ring[i] = sim.NewState(w.Schema())
 	}
 	w.Snapshot(f.ring[i])
+	if f.viewer != nil {
+		f.ring[i].PlaceCells(f.viewer, w)
+	}
 	f.valid[i] = true
 	return f.ring[i]
 }
@@ -133,4 +174,5 @@ func (f *Frames) Release() {
 		f.bodies[i] = nil
 	}
 	f.bodies, f.keys = f.bodies[:0], f.keys[:0]
+	f.releaseViews()
 }
