@@ -74,6 +74,7 @@ var (
 	errGameRejected = errors.New("room cannot start")
 	errMatchOver    = errors.New("match over")
 	errMetaTooLong  = errors.New("join meta too long")
+	errNoViews      = engine.ErrNoViews
 )
 
 // CloseError is a close with an explicit code and reason (the admin close call).
@@ -114,7 +115,7 @@ func closeFor(err error) (code uint16, reason string) {
 		errors.Is(err, errExtraValues), errors.Is(err, errFlood), errors.Is(err, errTooSlow),
 		errors.Is(err, errJoinTimeout), errors.Is(err, errPingTimeout), errors.Is(err, errJoinFirst),
 		errors.Is(err, errDoubleJoin), errors.Is(err, errControlFull), errors.Is(err, errMetaTooLong),
-		errors.Is(err, errBadLabels):
+		errors.Is(err, errBadLabels), errors.Is(err, errNoViews):
 		code, reason = CodePolicy, unwrapText(err)
 	case errors.Is(err, errWrongRoom), errors.Is(err, errSuperseded), errors.Is(err, errQuickPlayScope), errors.Is(err, errWrongGame),
 		errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrBadSignature), errors.Is(err, auth.ErrMalformed):

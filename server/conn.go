@@ -139,6 +139,7 @@ func (c *conn) writeLoop() {
 	ping := time.NewTicker(cfg.PingInterval)
 	defer ping.Stop()
 	var hdr []byte
+	var bufs [][]byte // a frame's slices: header, body (one or one per piece), extra
 	var writeSet time.Time // when frameDeadline last moved the write deadline
 	for {
 		select {
@@ -177,9 +178,11 @@ func (c *conn) writeLoop() {
 				c.fail(errTooSlow) // the next turn writes the close
 				continue
 			}
-			n := len(f.body.B) + len(f.extra)
+			n := f.body.Len() + len(f.extra)
 			hdr = sim.AppendFrameHeader(hdr[:0], f.tick, f.baseline, f.lastSeq, n)
-			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, hdr, f.body.B, f.extra) == nil
+			bufs = append(f.body.Buffers(append(bufs[:0], hdr)), f.extra)
+			ok := c.frameDeadline(&writeSet, now) && c.ws.Writev(gws.OpcodeBinary, bufs...) == nil
+			clear(bufs) // it points into bodies the pool reuses
 			if ok {
 				c.lag.wrote(len(hdr) + n)
 				if f.mark != nil {

@@ -374,7 +374,7 @@ func (s *Server) joinReplay(c *conn, j *pb.Join) error {
 	c.spectator.Store(true)
 	sess := &replaySession{
 		srv: s, c: c, rs: rs, name: name, ctrl: make(chan replayCmd, replayCtrlSlots),
-		log: s.log.With("room", j.GetRoom()), speed: 100,
+		log: s.log.With("room", j.GetRoom()), speed: 100, views: j.GetViews(), follow: j.GetFollow(),
 	}
 	c.replay = sess
 	go sess.run()
@@ -393,7 +393,7 @@ func (c *conn) replayControl(m *pb.ReplayControl, now time.Time) error {
 		return c.flooding(now)
 	}
 	select {
-	case sess.ctrl <- replayCmd{action: m.GetAction(), speed: m.GetSpeedPct(), tick: m.GetSeekTick()}:
+	case sess.ctrl <- replayCmd{action: m.GetAction(), speed: m.GetSpeedPct(), tick: m.GetSeekTick(), follow: m.GetFollow()}:
 		return nil
 	default:
 		return errFlood
@@ -405,6 +405,7 @@ type replayCmd struct {
 	action pb.ReplayAction
 	speed  uint32
 	tick   uint32
+	follow uint32
 }
 
 // replaySession plays one recording to one connection. Everything but ctrl belongs to its
@@ -433,6 +434,9 @@ type replaySession struct {
 	marksSent bool
 	diverged  bool
 	events    engine.EventLog // events of the ticks stepped since the viewer's baseline
+	views     bool            // the viewer applies frame pieces (Join.views)
+	follow    uint32          // the player whose view the viewer sees (0: the whole world)
+	view      *engine.View    // what the viewer was sent while following
 }
 
 // run is the session's goroutine: it ends when the connection does.
@@ -516,8 +520,15 @@ func (s *replaySession) start() error {
 	}
 	s.hashEvery = uint32(max(s.srv.cfg.HashEvery, 0))
 	s.frames = engine.NewFrames(s.srv.cfg.Ring)
+	s.view = s.frames.NewView()
 	wm := &pb.Welcome{Room: ReplayRoomPrefix + s.name, Game: h.GetGame(), TickRate: h.GetTickRate(), State: h.GetState(),
-		Input: h.GetInput(), HashEvery: s.hashEvery, Tick: s.first, Spectator: true, Replay: true}
+		Input: h.GetInput(), HashEvery: s.hashEvery, Tick: s.first, Spectator: true, Replay: true, Config: h.GetConfig()}
+	if g, err := s.game(); err == nil {
+		wm.Grid = gridOf(g)
+		if s.follow != 0 && wm.Grid != nil && !s.views {
+			return errNoViews
+		}
+	}
 	b, err := proto.Marshal(&pb.ServerMessage{Kind: &pb.ServerMessage_Welcome{Welcome: wm}})
 	if err != nil {
 		return fmt.Errorf("server: encode welcome: %w", err)
@@ -588,6 +599,17 @@ func (s *replaySession) control(cmd replayCmd) error {
 		if err := s.seek(min(max(cmd.tick, s.first), s.last)); err != nil {
 			return err
 		}
+	case pb.ReplayAction_REPLAY_ACTION_FOLLOW:
+		if s.frames.Viewer() != nil && cmd.follow != 0 && !s.views {
+			return errNoViews
+		}
+		if cmd.follow != s.follow {
+			s.follow = cmd.follow
+			s.view.Forget()
+			if s.w != nil && s.w.Tick() > 0 {
+				s.frame(true) // what the viewer holds is no longer a baseline for the new view
+			}
+		}
 	}
 	s.anchor(now)
 	return nil
@@ -618,6 +640,8 @@ func (s *replaySession) rebuild(tick uint32) error {
 		return fmt.Errorf("replay %q: %w", s.name, err)
 	}
 	s.w, s.g = w, g
+	v, _ := g.(sim.Viewer)
+	s.frames.SetViewer(v)
 	s.it = s.rd.Ticks(tick + 1)
 	s.events.Reset() // a seek starts the events afresh
 	s.frames.Reset()
@@ -672,7 +696,15 @@ func (s *replaySession) frame(snapshot bool) {
 		base = 0
 	}
 	withHash := snapshot || (s.hashEvery > 0 && tick%s.hashEvery == 0)
-	b, key := s.frames.Body(base, cur, withHash)
+	var b *engine.Body
+	var key uint32
+	if v := s.frames.Viewer(); v != nil && s.follow != 0 {
+		cells := s.frames.Cells(s.view, func(dst []sim.Cell) []sim.Cell { return v.View(s.w, s.follow, dst) })
+		b, key = s.frames.ViewBody(s.view, base, cur, cells, withHash)
+		s.frames.Seal()
+	} else {
+		b, key = s.frames.Body(base, cur, withHash)
+	}
 	s.c.mb.put(frame{body: b, extra: s.extra(base, tick), tick: tick, baseline: key})
 	s.frames.Release()
 }
@@ -707,4 +739,14 @@ func (s *replaySession) statusMarks(now time.Time, notes *replayNotes) {
 	}
 	s.statusAt = now
 	s.c.sendControl(b)
+}
+
+// game makes the recording's game from its header (for what the welcome tells about it).
+func (s *replaySession) game() (sim.Game, error) {
+	h := s.rd.Header()
+	f, ok := s.srv.cfg.Games.Lookup(h.GetGame())
+	if !ok {
+		return nil, fmt.Errorf("game %q", h.GetGame())
+	}
+	return f(h.GetTickRate(), h.GetConfig())
 }

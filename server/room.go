@@ -49,6 +49,8 @@ type joinReq struct {
 	wantStats bool
 	meta      []byte // the player's metadata for the game (token claim or join field)
 	quick     bool   // routed here by quick play: the room's promised seat is released when applied
+	views     bool   // the client applies frame pieces (Join.views)
+	follow    uint32 // a spectator's followed player (Join.follow)
 }
 
 type roomCmd struct {
@@ -168,7 +170,8 @@ func newRoom(s *Server, id, game string, config []byte, f sim.Factory, now time.
 		log:    cfg.Logger.With("room", id, "game", game),
 		schema: schema, nInputs: schema.NumInputs(), eng: eng, tickRate: tickRate,
 		welcome: &pb.Welcome{Room: id, Game: game, TickRate: uint32(tickRate), State: st, Input: in,
-			ReconnectGraceMs: uint32(cfg.ReconnectGrace / time.Millisecond), HashEvery: uint32(max(cfg.HashEvery, 0))},
+			ReconnectGraceMs: uint32(cfg.ReconnectGrace / time.Millisecond), HashEvery: uint32(max(cfg.HashEvery, 0)),
+			Grid: gridOf(g), Config: config},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), emptySince: now,
 	}
 	r.lapFn = r.lap
@@ -460,7 +463,7 @@ func (r *Room) commands() {
 			c.c.wantStats = c.join.wantStats
 			r.eng.Join(c.c.ec, engine.JoinReq{Player: c.join.player, Spectator: c.join.spectator,
 				Resume: c.join.resume, Session: c.join.session, NewSession: auth.NewSession(),
-				LastTick: c.join.lastTick, Addr: c.c.ip, Meta: c.join.meta})
+				LastTick: c.join.lastTick, Addr: c.c.ip, Meta: c.join.meta, Views: c.join.views, Follow: c.join.follow})
 		case cmdLeave:
 			r.unsubscribe(c.c)
 			r.eng.Leave(c.c.ec)
@@ -727,4 +730,14 @@ func grow[T any](s []T, n int) []T {
 		return s[:n]
 	}
 	return make([]T, n, n+n/2+8)
+}
+
+// gridOf returns the welcome's view grid of a game with views (nil without).
+func gridOf(g sim.Game) *pb.ViewGrid {
+	v, ok := g.(sim.Viewer)
+	if !ok {
+		return nil
+	}
+	gr := v.ViewGrid()
+	return &pb.ViewGrid{Width: gr.Width, Height: gr.Height, Cell: gr.Size, Cols: uint32(gr.Cols()), Rows: uint32(gr.Rows())}
 }

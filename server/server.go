@@ -237,7 +237,8 @@ func (s *Server) join(c *conn, j *pb.Join) error {
 	if err != nil {
 		return err
 	}
-	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin, quick: j.GetQuickPlay()}
+	req := joinReq{spectator: j.GetSpectator(), lastTick: j.GetLastTick(), wantStats: j.GetWantStats() && admin, quick: j.GetQuickPlay(),
+		views: j.GetViews(), follow: j.GetFollow()}
 	if cl == nil && j.GetMeta() != "" { // anonymous mode: the join says who the player is
 		req.meta = []byte(j.GetMeta())
 	}
