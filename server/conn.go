@@ -139,7 +139,7 @@ func (c *conn) writeLoop() {
 	ping := time.NewTicker(cfg.PingInterval)
 	defer ping.Stop()
 	var hdr []byte
-	var bufs [][]byte // a frame's slices: header, body (one or one per piece), extra
+	var bufs [][]byte      // a frame's slices: header, body (one or one per piece), extra
 	var writeSet time.Time // when frameDeadline last moved the write deadline
 	for {
 		select {
