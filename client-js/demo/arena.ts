@@ -27,6 +27,16 @@ export function worldOf(s: Schema | null): number {
   return worldCache.units;
 }
 
+/**
+ * viewOf returns the side in units of the square each player sees when the room has views
+ * (grid: the welcome's, set only then; config: the room's, whose "view" arena reads), else 0.
+ */
+export function viewOf(grid: unknown, config: unknown): number {
+  if (grid === undefined || grid === null || typeof config !== "object" || config === null) return 0;
+  const v = (config as { view?: unknown }).view;
+  return typeof v === "number" && v > 0 ? v : 0;
+}
+
 /** move advances one coordinate by trunc(v/hz) and mirrors it off the borders 0 and max (Go's move). */
 export function move(p: number, v: number, hz: number, max: number): [number, number] {
   p = (p + Math.trunc(v / hz)) | 0;

@@ -3,7 +3,7 @@
 
 import type { Client, ClientStats, Mirror } from "../src/index.js";
 import { PlayerMeta } from "./gen/arena.js";
-import type { LabelBox, View } from "./view.js";
+import type { Layout, LabelBox, View } from "./view.js";
 
 /** EntityRow is one entity's int fields as on the wire (fixed-point integers), by name. */
 export interface EntityRow {
@@ -59,9 +59,10 @@ export interface TestHook {
   labels(): { width: number; height: number; boxes: LabelBox[] };
   /**
    * world is the last drawn frame's world: its side in units (from the welcome's schema, which
-   * a room's "world" config sets) and where it is drawn (ox, oy, side: canvas pixels).
+   * a room's "world" config sets), where it is drawn (ox, oy, side: canvas pixels) and, in a
+   * room with views, the part shown, the view and the minimap (view.ts, Layout).
    */
-  world(): { units: number; ox: number; oy: number; side: number } | undefined;
+  world(): Layout | undefined;
 }
 
 declare global {
@@ -159,7 +160,7 @@ export class Hook implements TestHook {
     return this.view?.labels ?? { width: 0, height: 0, boxes: [] };
   }
 
-  world(): { units: number; ox: number; oy: number; side: number } | undefined {
+  world(): Layout | undefined {
     return this.view?.world;
   }
 }

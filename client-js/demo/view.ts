@@ -1,9 +1,13 @@
 // The canvas: the world square with a grid, NPCs, other players (interpolated) and the own
-// player (predicted, smoothed between ticks), plus the virtual stick while it is held.
+// player (predicted, smoothed between ticks), plus the virtual stick while it is held. In a
+// room with views the camera follows the player (or the followed player) over twice its view,
+// the view's square is outlined, and a minimap in the corner shows the whole world with what
+// the client holds.
 
 import type { Client } from "../src/index.js";
-import { worldOf } from "./arena.js";
+import { viewOf, worldOf } from "./arena.js";
 import { asPlayer, npcEntities, playerEntities } from "./gen/arena.js";
+import type { Npc, Player } from "./gen/arena.js";
 import type { Stick } from "./input.js";
 
 const COLORS = {
@@ -14,7 +18,35 @@ const COLORS = {
   npc: ["#3b4d63", "#4f6a88", "#6a8cb0"], // by hp: low, mid, high
   own: "#ffcc4d",
   label: "#c9d4e0",
+  view: "rgba(255, 204, 77, 0.7)",
+  unseen: "rgba(0, 0, 0, 0.35)",
+  minimap: "rgba(11, 15, 20, 0.82)",
 };
+
+/**
+ * Layout is where the last frame drew the world, for the test hook. The canvas square at
+ * (ox, oy), side pixels wide, shows the world's part [x0, x0 + span] × [y0, y0 + span] in
+ * units (the whole world, span = units, unless the room has views and there is a player to
+ * follow). view is the side of a player's view in units (0: the room has no views); focus the
+ * view's centre in units (null: no player shown); minimap the minimap's square in canvas pixels.
+ */
+export interface Layout {
+  units: number;
+  ox: number;
+  oy: number;
+  side: number;
+  x0: number;
+  y0: number;
+  span: number;
+  view: number;
+  focus: { x: number; y: number } | null;
+  minimap: { x: number; y: number; side: number } | null;
+}
+
+/** camera returns the start of the span-wide part of a units-wide axis centred on c, kept inside. */
+export function camera(c: number, span: number, units: number): number {
+  return Math.min(Math.max(c - span / 2, 0), units - span);
+}
 
 /** playerColor picks a stable hue for a player id. */
 export function playerColor(id: number): string {
@@ -83,8 +115,8 @@ export class View {
   private w = 0;
   private h = 0;
   private dpr = 1;
-  /** world is the last frame's world: its side in units (the welcome's schema says it) and where it is drawn, in canvas pixels. */
-  world = { units: worldOf(null), ox: 0, oy: 0, side: 0 };
+  /** world is the last frame's layout: the world's side in units (the welcome's schema says it), the part shown and where. */
+  world: Layout = { units: worldOf(null), ox: 0, oy: 0, side: 0, x0: 0, y0: 0, span: worldOf(null), view: 0, focus: null, minimap: null };
   /** labels are the last frame's player labels (canvas pixels; the canvas is width × height). */
   labels: { width: number; height: number; boxes: LabelBox[] } = { width: 0, height: 0, boxes: [] };
 
@@ -118,8 +150,12 @@ export class View {
     this.labels.boxes.push(box);
   }
 
-  /** draw renders one frame; client may be null (an empty world while picking a room). */
-  draw(client: Client | null, now: number, stick: Stick, stickRadius: number): void {
+  /**
+   * draw renders one frame; client may be null (an empty world while picking a room). follow
+   * is the player whose view a spectator is shown (the replay viewer's "Follow player"; 0:
+   * none): with views the camera follows its entity as it follows the own one.
+   */
+  draw(client: Client | null, now: number, stick: Stick, stickRadius: number, follow = 0): void {
     this.fit();
     const g = this.ctx;
     const { w, h, dpr } = this;
@@ -132,78 +168,124 @@ export class View {
     const ox = (w - side) / 2;
     const oy = (h - side) / 2;
     const units = worldOf(client?.schema ?? null); // the world's side in units
-    this.world = { units, ox, oy, side };
-    const k = side / units; // px per unit
+    const view = client === null ? 0 : viewOf(client.grid, client.roomConfig);
+
+    let npcs: Npc[] = [];
+    let players: Player[] = [];
+    let ownId = 0;
+    let focus: { x: number; y: number } | null = null; // in units
+    let me: Player | undefined;
+    if (client !== null && client.interpolator !== null) {
+      client.sample(now);
+      ownId = client.ownEntityId;
+      npcs = npcEntities(client.interpolator);
+      players = playerEntities(client.interpolator);
+      me = asPlayer(client.predictedEntity());
+      if (me !== undefined) {
+        const [ux, uy] = this.own.at(me.x, me.y, now, 1000 / (client.welcome?.tickRate || 20));
+        focus = { x: ux, y: uy };
+      } else {
+        this.own.reset();
+        const f = follow > 0 ? players.find((p) => p.player === follow) : undefined;
+        if (f !== undefined) focus = { x: f.x, y: f.y };
+      }
+    } else this.own.reset();
+
+    // With views the canvas shows twice the view around the focus; otherwise the whole world.
+    const span = view > 0 && focus !== null ? Math.min(units, 2 * view) : units;
+    const x0 = focus === null ? 0 : camera(focus.x, span, units);
+    const y0 = focus === null ? 0 : camera(focus.y, span, units);
+    const k = side / span; // px per unit
+    const px = (u: number) => ox + (u - x0) * k;
+    const py = (u: number) => oy + (u - y0) * k;
+    this.world = { units, ox, oy, side, x0, y0, span, view, focus, minimap: null };
+
+    g.save();
+    if (span < units) {
+      g.beginPath();
+      g.rect(ox, oy, side, side);
+      g.clip();
+    }
     g.fillStyle = COLORS.world;
-    g.fillRect(ox, oy, side, side);
+    g.fillRect(px(0), py(0), units * k, units * k);
     g.strokeStyle = COLORS.grid;
     g.lineWidth = 1;
     g.beginPath();
     for (let u = 100; u < units; u += 100) {
-      g.moveTo(ox + u * k, oy);
-      g.lineTo(ox + u * k, oy + side);
-      g.moveTo(ox, oy + u * k);
-      g.lineTo(ox + side, oy + u * k);
+      g.moveTo(px(u), py(0));
+      g.lineTo(px(u), py(units));
+      g.moveTo(px(0), py(u));
+      g.lineTo(px(units), py(u));
     }
     g.stroke();
     g.strokeStyle = COLORS.border;
     g.lineWidth = 2 * dpr;
-    g.strokeRect(ox, oy, side, side);
+    g.strokeRect(px(0), py(0), units * k, units * k);
 
-    if (client !== null && client.interpolator !== null) {
-      client.sample(now);
-      const ownId = client.ownEntityId;
-      const npcs = npcEntities(client.interpolator);
-      // NPCs first, batched by colour, then players on top.
-      const rn = Math.max(1.5 * dpr, 4 * k);
-      for (let bucket = 0; bucket < 3; bucket++) {
-        g.fillStyle = COLORS.npc[bucket];
-        g.beginPath();
-        for (const e of npcs) {
-          const hp = e.hp;
-          if ((hp > 66 ? 2 : hp > 33 ? 1 : 0) !== bucket) continue;
-          const x = ox + e.x * k;
-          const y = oy + e.y * k;
-          g.moveTo(x + rn, y);
-          g.arc(x, y, rn, 0, Math.PI * 2);
-        }
-        g.fill();
+    // NPCs first, batched by colour, then players on top.
+    const rn = Math.max(1.5 * dpr, 4 * k);
+    for (let bucket = 0; bucket < 3; bucket++) {
+      g.fillStyle = COLORS.npc[bucket];
+      g.beginPath();
+      for (const e of npcs) {
+        const hp = e.hp;
+        if ((hp > 66 ? 2 : hp > 33 ? 1 : 0) !== bucket) continue;
+        const x = px(e.x);
+        const y = py(e.y);
+        g.moveTo(x + rn, y);
+        g.arc(x, y, rn, 0, Math.PI * 2);
       }
-      const rp = Math.max(4 * dpr, 9 * k);
-      g.font = `${11 * dpr}px ui-sans-serif, system-ui, sans-serif`;
-      g.textAlign = "center";
-      g.textBaseline = "middle";
-      for (const e of playerEntities(client.interpolator)) {
-        if (e.id === ownId) continue;
-        const x = ox + e.x * k;
-        const y = oy + e.y * k;
-        const p = e.player;
-        g.fillStyle = playerColor(p);
-        g.beginPath();
-        g.arc(x, y, rp, 0, Math.PI * 2);
-        g.fill();
-        this.label(`P${p}`, x, y, rp, 4 * dpr, COLORS.label);
-      }
-      const me = asPlayer(client.predictedEntity());
-      if (me !== undefined) {
-        const stepMs = 1000 / (client.welcome?.tickRate || 20);
-        const [ux, uy] = this.own.at(me.x, me.y, now, stepMs);
-        const x = ox + ux * k;
-        const y = oy + uy * k;
-        g.fillStyle = "rgba(255, 204, 77, 0.18)";
-        g.beginPath();
-        g.arc(x, y, rp * 2.2, 0, Math.PI * 2);
-        g.fill();
-        g.fillStyle = COLORS.own;
-        g.beginPath();
-        g.arc(x, y, rp * 1.2, 0, Math.PI * 2);
-        g.fill();
-        g.strokeStyle = "#fff";
-        g.lineWidth = 2 * dpr;
-        g.stroke();
-        this.label("you", x, y, rp * 1.2, 5 * dpr, "#fff");
-      } else this.own.reset();
+      g.fill();
     }
+    const rp = Math.max(4 * dpr, 9 * k);
+    g.font = `${11 * dpr}px ui-sans-serif, system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.textBaseline = "middle";
+    for (const e of players) {
+      if (e.id === ownId) continue;
+      const x = px(e.x);
+      const y = py(e.y);
+      const p = e.player;
+      g.fillStyle = playerColor(p);
+      g.beginPath();
+      g.arc(x, y, rp, 0, Math.PI * 2);
+      g.fill();
+      this.label(`P${p}`, x, y, rp, 4 * dpr, COLORS.label);
+    }
+    if (me !== undefined && focus !== null) {
+      const x = px(focus.x);
+      const y = py(focus.y);
+      g.fillStyle = "rgba(255, 204, 77, 0.18)";
+      g.beginPath();
+      g.arc(x, y, rp * 2.2, 0, Math.PI * 2);
+      g.fill();
+      g.fillStyle = COLORS.own;
+      g.beginPath();
+      g.arc(x, y, rp * 1.2, 0, Math.PI * 2);
+      g.fill();
+      g.strokeStyle = "#fff";
+      g.lineWidth = 2 * dpr;
+      g.stroke();
+      this.label("you", x, y, rp * 1.2, 5 * dpr, "#fff");
+    }
+    if (view > 0 && focus !== null) {
+      // Outside the view's square the client holds nothing: dim it, outline the square.
+      const vx = px(focus.x - view / 2);
+      const vy = py(focus.y - view / 2);
+      g.fillStyle = COLORS.unseen;
+      g.beginPath();
+      g.rect(ox, oy, side, side);
+      g.rect(vx, vy, view * k, view * k);
+      g.fill("evenodd");
+      g.strokeStyle = COLORS.view;
+      g.lineWidth = 1.5 * dpr;
+      g.setLineDash([6 * dpr, 4 * dpr]);
+      g.strokeRect(vx, vy, view * k, view * k);
+      g.setLineDash([]);
+    }
+    g.restore();
+
+    if (view > 0) this.minimap(units, view, focus, npcs, players, ownId, span);
 
     if (stick.active) {
       const sx = stick.ox * dpr;
@@ -218,5 +300,48 @@ export class View {
       g.arc(sx + stick.dx * dpr, sy + stick.dy * dpr, 18 * dpr, 0, Math.PI * 2);
       g.fill();
     }
+  }
+
+  /**
+   * minimap draws the whole world small in the canvas square's top right corner: the entities
+   * the client holds as dots (it knows no others), the part the canvas shows, the view's
+   * square and the focus.
+   */
+  private minimap(units: number, view: number, focus: { x: number; y: number } | null, npcs: Npc[], players: Player[], ownId: number, span: number): void {
+    const g = this.ctx;
+    const { dpr } = this;
+    const { ox, oy, side, x0, y0 } = this.world;
+    const m = Math.round(Math.min(160 * dpr, side * 0.3));
+    const mx = ox + side - m - 8 * dpr;
+    const my = oy + 8 * dpr;
+    this.world.minimap = { x: mx, y: my, side: m };
+    const k = m / units;
+    g.fillStyle = COLORS.minimap;
+    g.fillRect(mx, my, m, m);
+    g.fillStyle = COLORS.npc[1];
+    const d = Math.max(1, dpr);
+    for (const e of npcs) g.fillRect(mx + e.x * k - d / 2, my + e.y * k - d / 2, d, d);
+    for (const e of players) {
+      if (e.id === ownId) continue;
+      g.fillStyle = playerColor(e.player);
+      g.fillRect(mx + e.x * k - d, my + e.y * k - d, 2 * d, 2 * d);
+    }
+    if (focus !== null) {
+      if (span < units) {
+        g.strokeStyle = COLORS.border;
+        g.lineWidth = 1;
+        g.strokeRect(mx + x0 * k, my + y0 * k, span * k, span * k);
+      }
+      g.strokeStyle = COLORS.view;
+      g.lineWidth = 1;
+      g.strokeRect(mx + (focus.x - view / 2) * k, my + (focus.y - view / 2) * k, view * k, view * k);
+      g.fillStyle = COLORS.own;
+      g.beginPath();
+      g.arc(mx + focus.x * k, my + focus.y * k, 2.5 * d, 0, Math.PI * 2);
+      g.fill();
+    }
+    g.strokeStyle = COLORS.label;
+    g.lineWidth = 1;
+    g.strokeRect(mx + 0.5, my + 0.5, m - 1, m - 1);
   }
 }

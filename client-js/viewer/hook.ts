@@ -36,6 +36,8 @@ export interface ReplayHook {
   status: StatusView | null;
   /** frames counts frames applied since the page joined. */
   frames: number;
+  /** follow is the player whose view is shown ("Follow player"; 0: everyone). */
+  follow: number;
   /** errors lists every error shown, oldest first. */
   errors: string[];
   /** entities returns every entity's int fields as on the wire, ascending id. */
@@ -56,6 +58,7 @@ export class Hook implements ReplayHook {
   tick = 0;
   status: StatusView | null = null;
   frames = 0;
+  follow = 0;
   errors: string[] = [];
   client: Client | null = null;
 

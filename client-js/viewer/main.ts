@@ -1,6 +1,7 @@
 // The replay viewer: pick a recording (GET /replays), watch it through the live protocol and
 // client as a spectator of room "replay:<name>", with play, pause, speed, a seek bar and marks
-// for joins, leaves and reconnects. Query parameters: name (watch at once), server (another
+// for joins, leaves and reconnects, and in a room with views a "Follow player" choice (that
+// player's view instead of the whole world). Query parameters: name (watch at once), server (another
 // server's base URL), token (token auth mode).
 
 import { connect } from "../src/index.js";
@@ -39,6 +40,8 @@ const ui = {
   time: byId("time"),
   play: byId<HTMLButtonElement>("play"),
   speed: byId<HTMLSelectElement>("speed"),
+  followRow: byId("follow-row"),
+  follow: byId<HTMLSelectElement>("follow"),
   marks: byId<HTMLUListElement>("marks"),
   events: byId<HTMLUListElement>("events"),
   result: byId("result"),
@@ -166,6 +169,10 @@ function watch(name: string): void {
   hook.status = null;
   hook.frames = 0;
   hook.tick = 0;
+  hook.follow = 0;
+  followable = "";
+  ui.follow.replaceChildren(new Option("everyone", "0"));
+  ui.followRow.hidden = true;
   ui.recName.textContent = name;
   ui.picker.hidden = true;
   ui.player.hidden = false;
@@ -203,6 +210,7 @@ function watch(name: string): void {
     hook.status = null; // the new session's first status brings the marks again
     welcomed(w);
     if (client !== c || s === null) return;
+    if (hook.follow !== 0) c.followPlayer(hook.follow);
     if (s.speedPct !== 100) c.replay("speed", { speedPct: s.speedPct });
     if (!s.playing) c.replay("pause");
     if (at > 0) c.replay("seek", { seekTick: at });
@@ -401,6 +409,38 @@ ui.speed.addEventListener("change", () => {
   client?.replay("speed", { speedPct: Number(ui.speed.value) });
 });
 
+ui.follow.addEventListener("change", () => {
+  hook.follow = Number(ui.follow.value);
+  client?.followPlayer(hook.follow);
+});
+
+let followable = ""; // the player ids the follow choice lists, joined
+
+/**
+ * listFollowable offers the players of the recording (its join marks) and of the state held,
+ * when the room has views; the choice stays listed even when it is not (any more) in the view.
+ */
+function listFollowable(): void {
+  const c = client;
+  ui.followRow.hidden = c === null || c.grid === undefined;
+  if (ui.followRow.hidden) return;
+  const ids = new Set<number>((hook.status?.marks ?? []).map((m) => m.player));
+  const m = c?.mirror ?? null;
+  const pc = m?.schema.classByName.get("player");
+  const own = pc?.byName.get("player");
+  if (m !== null && pc !== undefined && own !== undefined) {
+    for (let id = 1; id < m.len; id++) if (m.cls[id] === pc.index) ids.add(m.raw(id, own.col));
+  }
+  if (hook.follow !== 0) ids.add(hook.follow);
+  ids.delete(0);
+  const sorted = [...ids].sort((a, b) => a - b);
+  const key = sorted.join(",");
+  if (key === followable) return;
+  followable = key;
+  ui.follow.replaceChildren(new Option("everyone", "0"), ...sorted.map((p) => new Option(`P${p}`, String(p))));
+  ui.follow.value = String(hook.follow);
+}
+
 ui.seek.addEventListener("input", () => {
   dragging = true;
   seekThrottled(Number(ui.seek.value));
@@ -515,11 +555,12 @@ setInterval(() => {
   ui.stat.time.textContent = tick > 0 ? formatTime(seconds(tick)) : "–";
   ui.stat.players.textContent = m !== null ? String(players) : "–";
   ui.stat.entities.textContent = m !== null ? String(m.size) : "–";
+  listFollowable();
   ui.time.textContent = s === null ? "–" : `tick ${tick} / ${s.lastTick} · ${formatTime(seconds(tick))} / ${formatTime(seconds(s.lastTick))}`;
 }, 100);
 
 function loop(): void {
-  view.draw(client, clock.now(), noStick, 0);
+  view.draw(client, clock.now(), noStick, 0, hook.follow);
   requestAnimationFrame(loop);
 }
 requestAnimationFrame(loop);
