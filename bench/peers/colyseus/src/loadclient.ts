@@ -32,6 +32,10 @@ const SERVER_PID = flag("server-pid", "SERVER_PID", 0);
 const PROBES_FLAG = flag("probes", "PROBES", SCENARIO.probes);
 const PROBES = PROBES_FLAG <= 0 || PROBES_FLAG > CLIENTS ? CLIENTS : PROBES_FLAG;
 const JOIN_CONCURRENCY = flag("join-concurrency", "JOIN_CONCURRENCY", 10);
+// Joining stops (and the window runs with the clients that joined) once JOIN_CONCURRENCY
+// clients failed all their attempts, or after JOIN_BUDGET_S: a server that cannot keep up
+// lets seat reservations expire, and would otherwise keep the run joining for many minutes.
+const JOIN_BUDGET_S = flag("join-budget", "JOIN_BUDGET_S", 180);
 const INPUT_INTERVAL_MS = 50;
 const MAX_PENDING = 256; // inputs awaiting their ack, per client
 const MAX_SAMPLES = 2_000_000;
@@ -272,12 +276,14 @@ async function main() {
     failed++;
   };
   const t0 = Date.now();
+  const joining = () => next < CLIENTS && failed < JOIN_CONCURRENCY && Date.now() - t0 < JOIN_BUDGET_S * 1000;
   await Promise.all(
     Array.from({ length: Math.min(JOIN_CONCURRENCY, CLIENTS) }, async () => {
-      while (next < CLIENTS) await joinOne(next++);
+      while (joining()) await joinOne(next++);
     }),
   );
-  log(`${conns.length} joined in ${Date.now() - t0} ms (${failed} failed)`);
+  const joinS = (Date.now() - t0) / 1000;
+  log(`${conns.length} joined in ${joinS.toFixed(1)} s (${failed} failed)`);
   if (conns.length === 0) throw new Error("no client could join");
 
   await sleep(WARMUP_S * 1000);
@@ -344,6 +350,9 @@ async function main() {
   if (otherCpu !== null && otherCpu > 10) {
     notes.push(`other processes used ${otherCpu.toFixed(0)}% of a core during the window: figures are noisy`);
   }
+  if (m < CLIENTS) {
+    notes.push(`only ${m} of ${CLIENTS} clients joined (${failed} failed every attempt; joining took ${joinS.toFixed(0)} s): the server did not hold the scenario`);
+  }
   if (PROBES < m) notes.push(`${PROBES} of ${m} clients decode patches (RTT, decode time); the others count bytes only`);
   if (srv.missed_ticks > 1 || srv.late_ticks > 0) {
     notes.push(
@@ -408,6 +417,9 @@ async function main() {
     client_decode_ms_per_patch: decodedPatches > 0 ? round(Number(decodeNs) / 1e6 / decodedPatches, 4) : null,
     // Additions (names as in ticksync's bench where they exist).
     decoding_clients: Math.min(PROBES, m),
+    clients_target: CLIENTS,
+    join_failed: failed,
+    join_s: round(joinS, 1),
     ticks: srv.ticks,
     patches,
     full_states: fullStates.length,
