@@ -184,7 +184,10 @@ describe("views in the demo page", { timeout: 100_000 }, () => {
     assert.equal(w.span, 2 * VIEW, "the camera shows twice the view");
     const p = at(ida);
     assert.ok(w.focus !== null && Math.abs(w.focus.x - p.x) < 20 && Math.abs(w.focus.y - p.y) < 20, `focus ${JSON.stringify(w.focus)} on the player at ${JSON.stringify(p)}`);
-    assert.ok(w.x0 <= w.focus.x - VIEW / 2 && w.focus.x + VIEW / 2 <= w.x0 + w.span, "the view's square inside the camera");
+    for (const [c, lo] of [[w.focus.x, w.x0], [w.focus.y, w.y0]]) {
+      const inWorld = [Math.max(0, c - VIEW / 2), Math.min(WORLD, c + VIEW / 2)];
+      assert.ok(lo <= inWorld[0] && inWorld[1] <= lo + w.span, `the view's square (its part in the world) inside the camera: ${JSON.stringify(w)}`);
+    }
     assert.ok(w.minimap !== null && w.minimap.side > 20, "a minimap");
     // The minimap's own dot is drawn where the world layout puts the player (the own colour).
     const rgb = await a.evaluate(() => {
