@@ -8,6 +8,7 @@ import type { ClassInfo, FieldInfo } from "./schema.js";
 
 const NONE = 0xffff;
 
+/** Snap is one recorded state: rows by id like the mirror's (cls NONE where absent), and the ids present. */
 interface Snap {
   tick: number;
   len: number;
@@ -15,6 +16,9 @@ interface Snap {
   gen: Uint32Array;
   vals: Int32Array;
   bytes: (Uint8Array | null)[];
+  /** ids[0..n) are the ids present, ascending: cls is NONE at every other id. */
+  ids: Int32Array;
+  n: number;
 }
 
 /** InterpolatedEntity is a view of an entity as drawn at the render tick (same shape as Entity). */
@@ -58,7 +62,7 @@ export class Interpolator {
     this.stride = mirror.schema.stride;
     this.bstride = mirror.schema.bstride;
     for (let i = 0; i < cap; i++) {
-      this.ring.push({ tick: 0, len: 0, cls: new Uint16Array(0), gen: new Uint32Array(0), vals: new Int32Array(0), bytes: [] });
+      this.ring.push({ tick: 0, len: 0, cls: new Uint16Array(0), gen: new Uint32Array(0), vals: new Int32Array(0), bytes: [], ids: new Int32Array(0), n: 0 });
     }
     this.protos = mirror.schema.classes.map((c) => viewProto(c));
   }
@@ -79,17 +83,48 @@ export class Interpolator {
     const m = this.mirror;
     if (this.count > 0 && this.newest().tick >= m.tick) this.reset(); // time went back: a resync
     const s = this.ring[this.head];
+    const stride = this.stride;
+    const bstride = this.bstride;
+    const n = m.size;
+    const live = m.live;
+    if (s.cls.length < m.len) {
+      const cap = m.cls.length;
+      s.cls = new Uint16Array(cap).fill(NONE);
+      s.gen = new Uint32Array(cap);
+      s.vals = new Int32Array(cap * stride);
+      s.bytes = new Array<Uint8Array | null>(cap * bstride).fill(null);
+      s.n = 0;
+    }
+    if (2 * n >= m.len) {
+      // Dense (the whole world): copy the rows wholesale, and forget ids past the mirror's.
+      s.cls.set(m.cls.subarray(0, m.len));
+      if (s.len > m.len) s.cls.fill(NONE, m.len, s.len);
+      s.gen.set(m.gen.subarray(0, m.len));
+      s.vals.set(m.vals.subarray(0, m.len * stride));
+      for (let i = 0; i < m.len * bstride; i++) s.bytes[i] = m.bytes[i];
+    } else {
+      // Sparse (a view of a big world): forget the ids this slot held, copy the live rows only,
+      // so the cost is the entities held, not the highest id.
+      const cls = s.cls;
+      const gen = s.gen;
+      const vals = s.vals;
+      const mvals = m.vals;
+      const held = s.ids;
+      for (let k = 0; k < s.n; k++) cls[held[k]] = NONE;
+      for (let k = 0; k < n; k++) {
+        const id = live[k];
+        cls[id] = m.cls[id];
+        gen[id] = m.gen[id];
+        const b = id * stride;
+        for (let c = b; c < b + stride; c++) vals[c] = mvals[c];
+        for (let c = id * bstride; c < (id + 1) * bstride; c++) s.bytes[c] = m.bytes[c];
+      }
+    }
+    if (s.ids.length < n) s.ids = new Int32Array(live.length);
+    s.ids.set(live.subarray(0, n));
+    s.n = n;
     s.tick = m.tick;
     s.len = m.len;
-    if (s.cls.length < m.len) {
-      s.cls = new Uint16Array(m.cls.length);
-      s.gen = new Uint32Array(m.cls.length);
-      s.vals = new Int32Array(m.cls.length * this.stride);
-    }
-    s.cls.set(m.cls.subarray(0, m.len));
-    s.gen.set(m.gen.subarray(0, m.len));
-    s.vals.set(m.vals.subarray(0, m.len * this.stride));
-    if (this.bstride > 0) s.bytes = m.bytes.slice(0, m.len * this.bstride);
     this.head = (this.head + 1) % this.ring.length;
     this.count = Math.min(this.count + 1, this.ring.length);
     if (nowMs !== undefined) this.observe(m.tick, nowMs, tickRate ?? this.tickRate);
@@ -192,8 +227,7 @@ export class Interpolator {
   ids(): number[] {
     const out: number[] = [];
     const a = this.a;
-    if (a === null) return out;
-    for (let id = 1; id < a.len; id++) if (a.cls[id] !== NONE) out.push(id);
+    if (a !== null) for (let k = 0; k < a.n; k++) out.push(a.ids[k]);
     return out;
   }
 }

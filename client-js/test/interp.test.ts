@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { Interpolator } from "../src/interp";
 import { Mirror } from "../src/mirror";
 import type { ClassInfo } from "../src/schema";
-import { compiled, encodeFrame, stateSchema } from "./helpers";
+import { compiled, encodeFrame, mirrorRows, rand, stateSchema } from "./helpers";
 import type { ModelState } from "./helpers";
 import { frameFromProto } from "../src/decode";
 import { FrameData } from "../src/frame";
@@ -127,4 +127,50 @@ test("no smoothing across a reused id, a spawn shows once the render tick reache
   w.ip.at(12.5); // between 11 and 14
   assert.equal(w.ip.value(1, X), 11.5);
   assert.deepEqual(w.ip.ids(), [1, 2]);
+});
+
+test("recorded states hold exactly the mirror's entities: sparse views of a big world, dense worlds, the switches between, a cleared mirror", () => {
+  const seed = 5;
+  const r = rand(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const m = new Mirror(schema);
+  const ip = new Interpolator(m, { capacity: 6 });
+  const recorded: { tick: number; rows: ReturnType<typeof mirrorRows> }[] = [];
+  const fd = new FrameData();
+  let held: ModelState | null = null;
+  let gen = 1;
+  let tick = 1;
+  // Phases: a whole world (dense: copied wholesale), a view of a few entities among ids up to
+  // 3,000 (sparse: row by row), a whole big world, a view again; then the mirror is cleared, a
+  // small world starts over in slots that held higher ids, and a view of the big world again.
+  const phases = [[500, 600, 8], [40, 3000, 10], [1600, 3000, 4], [30, 3000, 8], [60, 100, 6], [30, 3000, 8]] as const;
+  for (const [n, maxId, ticks] of phases) {
+    if (maxId === 100) {
+      m.clear();
+      held = null;
+    }
+    for (let t = 0; t < ticks; t++, tick++) {
+      const cur: ModelState = { tick, entities: new Map() };
+      for (const [id, e] of held?.entities ?? []) if (id <= maxId && r() < 0.9) cur.entities.set(id, { ...e, vals: e.vals.map((v) => v + int(-5, 5)) });
+      while (cur.entities.size < n) {
+        const id = int(1, maxId);
+        if (!cur.entities.has(id)) cur.entities.set(id, { cls: 0, gen: gen++, vals: [int(0, 1e5), int(-99, 99), int(1, 9), int(-1e6, 1e6)], bytes: [] });
+      }
+      m.apply(frameFromProto(encodeFrame(schema, held, cur), fd));
+      held = cur;
+      ip.record();
+      recorded.push({ tick, rows: mirrorRows(m) });
+      // Every state still in the ring reads as the mirror did when it was recorded.
+      for (const rec of recorded.slice(-6)) {
+        ip.at(rec.tick);
+        const where = `seed ${seed} tick ${tick}, state of tick ${rec.tick}`;
+        assert.deepEqual(ip.ids(), rec.rows.map((x) => x.id), where);
+        const got = [];
+        for (let id = 0; id <= 3001; id++) {
+          if (ip.has(id)) got.push({ id, class: 0, values: [ip.value(id, X), ip.value(id, VX), ip.value(id, HP), ip.value(id, A)].map((v, i) => (i < 2 ? Math.round((v as number) * 100) : v)), bytes: [] });
+        }
+        assert.deepEqual(got, rec.rows, where);
+      }
+    }
+  }
 });
