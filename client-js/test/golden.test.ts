@@ -164,6 +164,16 @@ describe("golden frames written by Go", () => {
       const all = doc.scenarios.flatMap((sc) => sc.frames);
       assert.ok(all.some((f) => (f.events?.length ?? 0) > 1 && f.events?.some((e) => e.data !== "" && e.values.some((v) => v < 0))), "no frame with several events, data and negative values");
       assert.ok(all.some((f) => f.result !== undefined), "no frame with a result");
+      // And pieces (a views: scenario), with an id despawned and spawned again by one frame.
+      const pieced = all.map((f) => new HandDecoder().decode(b64(f.frame_b64))).filter((d) => d.kind === "frame" && d.frame.nPieces > 0);
+      assert.ok(pieced.length > 0, "no frame with pieces");
+      const reused = pieced.some((d) => {
+        if (d.kind !== "frame") return false;
+        const parts = [d.frame, ...d.frame.pieces.slice(0, d.frame.nPieces)];
+        const despawned = new Set(parts.flatMap((p) => Array.from(p.despawnIds.subarray(0, p.nDespawn))));
+        return parts.some((p) => p.spawnIds.subarray(0, p.nSpawn).some((id) => despawned.has(id)));
+      });
+      assert.ok(reused, "no frame with pieces that despawns an id and spawns it again");
     });
   }
 });
