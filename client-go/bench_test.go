@@ -40,7 +40,7 @@ func newViewFrames(tb testing.TB, ticks, hashEvery int) viewFrames {
 	require.NoError(tb, err)
 	vf := viewFrames{welcome: welcome}
 	var enc sim.Encoder
-	var movers sim.Movers
+	var delta sim.Delta
 	var base *sim.State
 	var vb []sim.Cell
 	for i := range ticks + 1 {
@@ -55,11 +55,12 @@ func newViewFrames(tb testing.TB, ticks, hashEvery int) viewFrames {
 		cur.PlaceCells(v, w)
 		vt := v.ViewGrid().Clean(v.View(w, 1, nil))
 		var baseline uint32
+		var d *sim.Delta // nil: the join's snapshot
 		if base != nil {
-			movers.Find(base, cur)
-			baseline = base.Tick()
+			delta.Find(base, cur)
+			d, baseline = &delta, base.Tick()
 		}
-		body := enc.AppendViewBody(nil, &movers, base, cur, vb, vt, int(cur.Tick())%hashEvery == 0)
+		body := enc.AppendViewBody(nil, d, cur, vb, vt, int(cur.Tick())%hashEvery == 0)
 		msg := append(sim.AppendFrameHeader(nil, cur.Tick(), baseline, 0, len(body)), body...)
 		if base == nil {
 			vf.snapshot = msg

@@ -222,8 +222,10 @@ func (c *Client) onWelcome(w *pb.Welcome) error {
 	}
 	if !c.opts.CountOnly {
 		m = sim.NewMirror(schema)
-		if same && sd.state != nil {
-			m.State().CopyFrom(sd.state)
+		if same && sd.state != nil && sd.state.Tick() != 0 {
+			if err := loadMirror(m, sd.state); err != nil {
+				return fmt.Errorf("client: reconnect: %w", err)
+			}
 			tick = sd.state.Tick()
 		}
 	}
@@ -235,6 +237,16 @@ func (c *Client) onWelcome(w *pb.Welcome) error {
 	close(c.welcomed)
 	c.notifyLocked()
 	return nil
+}
+
+// loadMirror makes the empty mirror m hold st (the state a Reconnect carries over) by applying
+// a full snapshot of it, so the mirror's own index of held entities is built as for any frame
+// (writing its State directly would leave that index empty).
+func loadMirror(m *sim.Mirror, st *sim.State) error {
+	var enc sim.Encoder
+	body := enc.AppendBody(nil, nil, st, false)
+	_, err := m.ApplyMessage(append(sim.AppendFrameHeader(nil, st.Tick(), 0, 0, len(body)), body...))
+	return err
 }
 
 func (c *Client) onFrame(f *pb.Frame, size int, now time.Time) error {
