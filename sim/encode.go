@@ -41,6 +41,7 @@ type Encoder struct {
 	// movers sorted into despawns, spawns and updates.
 	lastDespawn, lastSpawn, lastUpdate uint32
 	des, spa, upd                      []Entity
+	inB, inT                           []uint64 // the client's views as bitsets of buckets
 }
 
 // predict is the contract's prediction rule: prev + trunc(v*num/den), wrapping mod 2^32.

@@ -31,6 +31,20 @@ func (h *hasher) bytes(b []byte) {
 
 func (h hasher) sum() uint64 { return uint64(h) }
 
+// add16 and add32 are u16 and u32 on a value, which the compiler keeps in a register through a
+// loop (through a pointer it stores and reloads the hash at every byte).
+func (h hasher) add16(v uint16) hasher {
+	h = (h ^ hasher(byte(v))) * fnvPrime
+	return (h ^ hasher(byte(v>>8))) * fnvPrime
+}
+
+func (h hasher) add32(v uint32) hasher {
+	h = (h ^ hasher(byte(v))) * fnvPrime
+	h = (h ^ hasher(byte(v>>8))) * fnvPrime
+	h = (h ^ hasher(byte(v>>16))) * fnvPrime
+	return (h ^ hasher(byte(v>>24))) * fnvPrime
+}
+
 // FNV64 returns the FNV-1a 64 hash of b.
 func FNV64(b []byte) uint64 {
 	h := newHasher()

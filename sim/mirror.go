@@ -23,6 +23,9 @@ type Mirror struct {
 	spawned []bool   // by id: spawned by the frame being applied
 	done    []bool   // by id: updated by the frame being applied
 	parts   []part
+	flags   []uint8  // by id, during check: isDespawned, isSpawned, isUpdated
+	flagCls []uint16 // by id, during check: the class a spawn gives it
+	flagged []uint32 // the ids check flagged (cleared when it returns)
 	msg     pb.ServerMessage
 	frame   pb.Frame
 }
@@ -236,9 +239,8 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 	live := func(id uint64) bool {
 		return base != 0 && id < uint64(len(st.cls)) && st.cls[id] != noClass
 	}
-	despawned := map[uint64]bool{}
-	spawned := map[uint64]uint16{}
-	updated := map[uint64]bool{}
+	defer m.unflag()
+	despawned := func(id uint64) bool { return m.flag(id)&isDespawned != 0 }
 	for pi := range parts {
 		p := &parts[pi]
 		switch {
@@ -250,10 +252,10 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 		var id uint64
 		for i, d := range p.despawns {
 			id += uint64(d)
-			if (i > 0 && d == 0) || !live(id) || despawned[id] {
+			if (i > 0 && d == 0) || !live(id) || despawned(id) {
 				return fmt.Errorf("despawn of unknown entity %d", id)
 			}
-			despawned[id] = true
+			m.setFlag(id, isDespawned, 0)
 		}
 	}
 	for pi := range parts {
@@ -263,16 +265,15 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 		for i, d := range p.spawnIDs {
 			id += uint64(d)
 			c := p.spawnCls[i]
-			_, twice := spawned[id]
 			switch {
-			case id == 0 || (i > 0 && d == 0) || id >= maxEntityID || twice:
+			case id == 0 || (i > 0 && d == 0) || id >= maxEntityID || m.flag(id)&isSpawned != 0:
 				return fmt.Errorf("spawn id %d invalid", id)
-			case live(id) && !despawned[id]:
+			case live(id) && !despawned(id):
 				return fmt.Errorf("spawn of live entity %d", id)
 			case c >= uint32(len(s.classes)):
 				return fmt.Errorf("entity %d: unknown class %d", id, c)
 			}
-			spawned[id] = uint16(c)
+			m.setFlag(id, isSpawned, uint16(c))
 			nvals += len(s.classes[c].intCols)
 		}
 		if nvals != len(p.spawnVals) {
@@ -285,13 +286,13 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 		nvals := 0
 		for i, d := range p.updIDs {
 			id += uint64(d)
-			if (i > 0 && d == 0) || !live(id) || despawned[id] || updated[id] {
+			if (i > 0 && d == 0) || !live(id) || m.flag(id)&(isDespawned|isUpdated) != 0 {
 				return fmt.Errorf("update of unknown entity %d", id)
 			}
-			if _, ok := spawned[id]; ok {
+			if m.flag(id)&isSpawned != 0 {
 				return fmt.Errorf("update of entity %d spawned by the same frame", id)
 			}
-			updated[id] = true
+			m.setFlag(id, isUpdated, 0)
 			cs := &s.classes[st.cls[id]]
 			mask := p.updMasks[i]
 			if mask == 0 || mask&^intMask(cs) != 0 {
@@ -304,9 +305,11 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 		}
 		for _, bv := range p.bytes {
 			id := uint64(bv.GetEntityId())
-			c, ok := spawned[id]
-			if !ok {
-				if !live(id) || despawned[id] {
+			var c uint16
+			if id < maxEntityID && m.flag(id)&isSpawned != 0 {
+				c = m.flagCls[id]
+			} else {
+				if !live(id) || despawned(id) {
 					return fmt.Errorf("bytes value for unknown entity %d", id)
 				}
 				c = st.cls[id]
@@ -319,6 +322,44 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 		}
 	}
 	return nil
+}
+
+// The flags check sets on ids.
+const (
+	isDespawned uint8 = 1 << iota
+	isSpawned
+	isUpdated
+)
+
+// flag returns id's flags (0 for ids never flagged).
+func (m *Mirror) flag(id uint64) uint8 {
+	if id >= uint64(len(m.flags)) {
+		return 0
+	}
+	return m.flags[id]
+}
+
+// setFlag adds flag f to id (below maxEntityID), and the class a spawn gives it.
+func (m *Mirror) setFlag(id uint64, f uint8, cls uint16) {
+	if id >= uint64(len(m.flags)) {
+		m.flags = append(m.flags, make([]uint8, int(id)+1-len(m.flags))...)
+		m.flagCls = append(m.flagCls, make([]uint16, int(id)+1-len(m.flagCls))...)
+	}
+	if m.flags[id] == 0 {
+		m.flagged = append(m.flagged, uint32(id))
+	}
+	m.flags[id] |= f
+	if f == isSpawned {
+		m.flagCls[id] = cls
+	}
+}
+
+// unflag clears the flags check set.
+func (m *Mirror) unflag() {
+	for _, id := range m.flagged {
+		m.flags[id] = 0
+	}
+	m.flagged = m.flagged[:0]
 }
 
 // intMask has a bit set for each non-bytes field index of the class.

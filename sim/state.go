@@ -129,26 +129,32 @@ func (st *State) Hash() uint64 {
 	h := newHasher()
 	for id := 1; id < len(st.cls); id++ {
 		if st.cls[id] != noClass {
-			st.hashEntity(&h, id)
+			h = st.hashEntity(h, id)
 		}
 	}
 	return h.sum()
 }
 
-// hashEntity adds live entity id to h: its class, id and fields in schema order.
-func (st *State) hashEntity(h *hasher, id int) {
+// hashEntity returns h fed with live entity id: its class, id and fields in schema order.
+func (st *State) hashEntity(h hasher, id int) hasher {
 	c := st.cls[id]
 	cs := &st.schema.classes[c]
-	h.u16(c)
-	h.u32(uint32(id))
+	h = h.add16(c).add32(uint32(id))
+	if len(cs.bytesCols) == 0 { // the int columns are the fields, in schema order
+		for _, v := range st.vals[id*st.stride : id*st.stride+len(cs.intCols)] {
+			h = h.add32(uint32(v))
+		}
+		return h
+	}
 	for i := range cs.Fields {
 		col := int(cs.colOf[i])
 		if cs.Fields[i].Kind == KindBytes {
 			h.bytes(st.bytes[id*st.bstride+col])
 		} else {
-			h.u32(uint32(st.vals[id*st.stride+col]))
+			h = h.add32(uint32(st.vals[id*st.stride+col]))
 		}
 	}
+	return h
 }
 
 // CopyFrom makes st an exact copy of src, reusing st's memory.

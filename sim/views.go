@@ -139,7 +139,7 @@ func (st *State) ViewHash(view []Cell, scratch []uint64) (uint64, []uint64) {
 	h := newHasher()
 	for w, m := range marks {
 		for m != 0 {
-			st.hashEntity(&h, w*64+bits.TrailingZeros64(m))
+			h = st.hashEntity(h, w*64+bits.TrailingZeros64(m))
 			m &= m - 1
 		}
 	}
@@ -296,13 +296,15 @@ func (e *Encoder) AppendPiece(dst []byte, kind PieceKind, d *Delta, cur *State, 
 func (e *Encoder) AppendMovers(dst []byte, d *Delta, vb, vt []Cell) []byte {
 	base, cur := d.base, d.cur
 	e.des, e.spa, e.upd = e.des[:0], e.spa[:0], e.upd[:0]
-	e.moversOf(d.from(Everywhere), cur, vt)
+	e.inB = cellSet(e.inB, base, vb)
+	e.inT = cellSet(e.inT, cur, vt)
+	e.moversOf(d.from(Everywhere), cur)
 	for _, c := range vb {
-		e.moversOf(d.from(c), cur, vt)
+		e.moversOf(d.from(c), cur)
 	}
-	e.enters(d.to(Everywhere), base, vb)
+	e.enters(d.to(Everywhere), base)
 	for _, c := range vt {
-		e.enters(d.to(c), base, vb)
+		e.enters(d.to(c), base)
 	}
 	if len(e.des)+len(e.spa)+len(e.upd) == 0 {
 		return dst
@@ -323,10 +325,25 @@ func (e *Encoder) AppendMovers(dst []byte, d *Delta, vb, vt []Cell) []byte {
 	return e.appendFields(dst, fFrameDespawns)
 }
 
+// cellSet returns a bitset of st's buckets holding the clean view's cells and Everywhere.
+func cellSet(set []uint64, st *State, view []Cell) []uint64 {
+	set = grow(set, (st.ncells+1+63)/64)
+	clear(set)
+	for _, c := range view {
+		set[c>>6] |= 1 << (c & 63)
+	}
+	b := st.ncells // Everywhere
+	set[b>>6] |= 1 << (b & 63)
+	return set
+}
+
+// has reports whether bucket b is in the set.
+func has(set []uint64, b int) bool { return set[b>>6]&(1<<(b&63)) != 0 }
+
 // moversOf sorts movers the client held into updates (it sees their new cell) and despawns.
-func (e *Encoder) moversOf(ids []Entity, cur *State, vt []Cell) {
+func (e *Encoder) moversOf(ids []Entity, cur *State) {
 	for _, id := range ids {
-		if Sees(vt, cur.cells[id]) {
+		if has(e.inT, cur.bucket(cur.cells[id])) {
 			e.upd = append(e.upd, id)
 		} else {
 			e.des = append(e.des, id)
@@ -335,9 +352,9 @@ func (e *Encoder) moversOf(ids []Entity, cur *State, vt []Cell) {
 }
 
 // enters adds the movers into a seen cell that the client did not hold as spawns.
-func (e *Encoder) enters(ids []Entity, base *State, vb []Cell) {
+func (e *Encoder) enters(ids []Entity, base *State) {
 	for _, id := range ids {
-		if !Sees(vb, base.cells[id]) {
+		if !has(e.inB, base.bucket(base.cells[id])) {
 			e.spa = append(e.spa, id)
 		}
 	}

@@ -174,30 +174,45 @@ func TestViewsNeedTheClient(t *testing.T) {
 // compare ns/op across client counts.
 func BenchmarkViewsTick(b *testing.B) {
 	for _, n := range []int{50, 200, 500} {
-		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
-			e, _ := viewsEngine(b, `{"npcs":20000,"world":4000,"view":400}`, Config{MaxPlayers: n, HashEvery: 20})
-			cs := make([]*Client, n)
-			for i := range cs {
-				cs[i] = NewClient(i)
-				e.Join(cs[i], JoinReq{Player: uint32(i + 1), Views: true})
-			}
-			now := time.Unix(0, 0)
-			tick := func() {
-				rd := e.Tick(now, nil)
-				for i := range rd.Frames {
-					rd.Frames[i].Client.Ack(rd.Tick)
-				}
-				e.Advance()
-				now = now.Add(50 * time.Millisecond)
-			}
-			for range 100 { // the ring and the pools fill
-				tick()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				tick()
-			}
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) { benchViews(b, n, `{"npcs":20000,"world":4000,"view":400}`) })
+	}
+}
+
+func benchViews(b *testing.B, n int, config string) {
+	e, _ := viewsEngine(b, config, Config{MaxPlayers: n, HashEvery: 20})
+	cs := make([]*Client, n)
+	for i := range cs {
+		cs[i] = NewClient(i)
+		e.Join(cs[i], JoinReq{Player: uint32(i + 1), Views: true})
+	}
+	now := time.Unix(0, 0)
+	var bytes, frames int
+	tick := func() {
+		rd := e.Tick(now, nil)
+		for i := range rd.Frames {
+			rd.Frames[i].Client.Ack(rd.Tick)
+			bytes += rd.Frames[i].Body.Len()
+		}
+		frames += len(rd.Frames)
+		e.Advance()
+		now = now.Add(50 * time.Millisecond)
+	}
+	for range 100 { // the ring and the pools fill
+		tick()
+	}
+	bytes, frames = 0, 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		tick()
+	}
+	b.ReportMetric(float64(bytes)/float64(frames), "B/frame")
+}
+
+func BenchmarkTmpCells(b *testing.B) {
+	for _, c := range []int{100, 200, 400} {
+		b.Run(fmt.Sprintf("cell=%d", c), func(b *testing.B) {
+			benchViews(b, 500, fmt.Sprintf(`{"npcs":20000,"world":4000,"view":400,"cell":%d}`, c))
 		})
 	}
 }
