@@ -208,11 +208,3 @@ func benchViews(b *testing.B, n int, config string) {
 	}
 	b.ReportMetric(float64(bytes)/float64(frames), "B/frame")
 }
-
-func BenchmarkTmpCells(b *testing.B) {
-	for _, c := range []int{100, 200, 400} {
-		b.Run(fmt.Sprintf("cell=%d", c), func(b *testing.B) {
-			benchViews(b, 500, fmt.Sprintf(`{"npcs":20000,"world":4000,"view":400,"cell":%d}`, c))
-		})
-	}
-}
