@@ -296,6 +296,19 @@ func TestComparison(t *testing.T) {
 	assert.Contains(t, out.String(), "| bytes per patch | 1500 | 21474 | 0.0699 | ≤ 0.1 |")
 	assert.Contains(t, out.String(), "| server CPU % of a core | 15 | 30 | 0.5 |")
 	assert.NotContains(t, out.String(), "77777")
+	assert.NotContains(t, out.String(), "different sizes")
+
+	// Scenario D has its own targets, and runs of different sizes are flagged.
+	d, pd := sampleResult(), sampleResult()
+	d.Scenario, pd.Scenario, pd.Server, pd.Clients = "D", "D", "colyseus", d.Clients/2
+	require.NoError(t, appendJSONL(dir+"/d.jsonl", d))
+	require.NoError(t, appendJSONL(dir+"/pd.jsonl", pd))
+	out.Reset()
+	require.NoError(t, writeComparison(&out, dir+"/d.jsonl", dir+"/pd.jsonl"))
+	assert.Contains(t, out.String(), "≤ 4 ms and ≤ 0.05 |")
+	assert.Contains(t, out.String(), "| server CPU % of a core |")
+	assert.Contains(t, out.String(), "≤ 0.33 |")
+	assert.Contains(t, out.String(), "> different sizes:")
 
 	other := sampleResult()
 	other.Scenario = "C"
