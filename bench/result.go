@@ -143,6 +143,12 @@ type result struct {
 	World              int   `json:"world,omitempty"` // arena's world side in units (0: the game's default)
 	View               int   `json:"view,omitempty"`  // the side each player sees (0: no views)
 
+	// With -record: the server's recordings, verified after the run as `ticksync replay
+	// verify` does (re-simulated, every tick's hash compared).
+	Recordings         int      `json:"recordings,omitempty"`
+	RecordingsVerified int      `json:"recordings_verified,omitempty"`
+	RecordingErrors    []string `json:"recording_errors,omitempty"`
+
 	plot *plotData // the distributions behind the SVG
 }
 
@@ -152,6 +158,9 @@ type result struct {
 func (r *result) failure() error {
 	if r.ViewHashMismatches > 0 {
 		return fmt.Errorf("bench: %d view hash mismatches (see the notes)", r.ViewHashMismatches)
+	}
+	if r.Recordings > r.RecordingsVerified {
+		return fmt.Errorf("bench: %d of %d recordings do not verify (see the notes)", r.Recordings-r.RecordingsVerified, r.Recordings)
 	}
 	return nil
 }
@@ -208,6 +217,9 @@ func writeMarkdown(w io.Writer, r *result) {
 		{"client decode ms per patch (Go)", fmt.Sprintf("%.4f", r.ClientDecodeMsPerPatch)},
 		{"view hashes checked / mismatched", fmt.Sprintf("%d / %d (%d decoding clients)", r.ViewHashChecks, r.ViewHashMismatches, r.DecodingClients)},
 		{"load generator CPU % (max per process)", fmt.Sprintf("%.1f (%.1f, %d procs)%s", r.LoadgenCPUUtilPct, r.LoadgenMaxProcPct, r.LoadgenProcs, satNote(r.LoadgenSaturated))},
+	}
+	if r.Recordings > 0 {
+		rows = append(rows, [2]string{"recordings verified", fmt.Sprintf("%d / %d", r.RecordingsVerified, r.Recordings)})
 	}
 	if r.Soak != nil { // clean against soak: the soak's own rows
 		rows = writeSoakMarkdown(rows[:3], r)

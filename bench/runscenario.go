@@ -52,6 +52,9 @@ func (r *rig) runScenario(ctx context.Context) (*result, error) {
 	if mix != nil {
 		res.Hostile = mix.stop()
 	}
+	if sc.Recording {
+		r.verifyRecordings(res)
+	}
 	r.close() // the floor runs on a quiet machine
 	if r.o.floor {
 		fd := r.o.floorDur
@@ -205,5 +208,22 @@ func (r *rig) fill(res *result, m *measured) {
 	res.plot = &plotData{
 		tickUs: ts.totalUs, phaseUs: [4][]float64{ts.drainUs, ts.stepUs, ts.encUs, ts.handUs},
 		rttUs: rttUs, holdUs: ts.holdUs, waitUs: ts.waitUs, beyondUs: ts.beyondUs, writesUs: ts.writesUs,
+	}
+}
+
+// verifyRecordings stops the clients and the server (each room closes its file) and verifies
+// every recording the run made, as `ticksync replay verify` does.
+func (r *rig) verifyRecordings(res *result) {
+	r.closeClients()
+	if r.srv != nil {
+		r.srv.stop()
+		r.srv = nil
+	}
+	res.Recordings, res.RecordingsVerified, res.RecordingErrors = verifyRecordings(r.recDir)
+	switch {
+	case res.Recordings == 0:
+		r.note("no recordings found in the server's -record-dir: nothing verified")
+	case res.RecordingsVerified < res.Recordings:
+		r.note("%d of %d recordings do not verify: %s", res.Recordings-res.RecordingsVerified, res.Recordings, strings.Join(res.RecordingErrors, "; "))
 	}
 }

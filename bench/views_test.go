@@ -267,3 +267,21 @@ func TestSessionsCheckViewHashes(t *testing.T) {
 		})
 	}
 }
+
+// TestResultRecordings: a -record run's verified recordings are in the JSON and the table,
+// and one that does not verify fails the run.
+func TestResultRecordings(t *testing.T) {
+	r := sampleResult()
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "recordings")
+	r.Recording, r.Recordings, r.RecordingsVerified = true, 1, 1
+	require.NoError(t, r.failure())
+	var md bytes.Buffer
+	writeMarkdown(&md, r)
+	assert.Contains(t, md.String(), "| recordings verified | 1 / 1 |")
+	r.Recordings, r.RecordingErrors = 2, []string{"room-x.tsr: tick 40: hash differs"}
+	err = r.failure()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 of 2 recordings do not verify")
+}
