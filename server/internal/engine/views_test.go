@@ -178,6 +178,47 @@ func BenchmarkViewsTick(b *testing.B) {
 	}
 }
 
+// BenchmarkViewsAlone is what BenchmarkViewsTick's frames would cost encoded for each client
+// alone (sim's one-client encoder, the same delta found once per tick, no hash): the work the
+// shared pieces save. Only the encoding is timed.
+func BenchmarkViewsAlone(b *testing.B) {
+	for _, n := range []int{50, 200, 500} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			e, _ := viewsEngine(b, `{"npcs":20000,"world":4000,"view":400}`, Config{MaxPlayers: n, HashEvery: 20})
+			for i := range n {
+				e.Join(NewClient(i), JoinReq{Player: uint32(i + 1), Views: true})
+			}
+			now := time.Unix(0, 0)
+			var prev *sim.State
+			var enc sim.Encoder
+			var d sim.Delta
+			var dst []byte
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				rd := e.Tick(now, nil)
+				for i := range rd.Frames {
+					rd.Frames[i].Client.Ack(rd.Tick)
+				}
+				cur := sim.NewState(rd.State.Schema())
+				cur.CopyFrom(rd.State)
+				e.Advance()
+				now = now.Add(50 * time.Millisecond)
+				b.StartTimer()
+				if prev != nil {
+					d.Find(prev, cur)
+					for _, c := range e.clients {
+						vb, _ := c.view.at(prev.Tick())
+						vt, _ := c.view.at(cur.Tick())
+						dst = enc.AppendViewBody(dst[:0], &d, cur, vb, vt, false)
+					}
+				}
+				prev = cur
+			}
+		})
+	}
+}
+
 func benchViews(b *testing.B, n int, config string) {
 	e, _ := viewsEngine(b, config, Config{MaxPlayers: n, HashEvery: 20})
 	cs := make([]*Client, n)
