@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import type { BrowserContext } from "playwright-core";
 import { WebSocket } from "ws";
@@ -199,6 +200,16 @@ export interface Observer {
 }
 
 /** observe joins room as a spectator over `ws`. */
+/** createRoom makes a room with POST /rooms (open to loopback callers in anonymous mode). */
+export async function createRoom(serverUrl: string, game: string, id: string, config?: object): Promise<void> {
+  const res = await fetch(new URL("rooms", serverUrl), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ game, id, config }),
+  });
+  assert.ok(res.ok, `POST /rooms: ${res.status} ${await res.text()}`);
+}
+
 export async function observe(serverUrl: string, room: string, timeoutMs = 5000): Promise<Observer> {
   const client = connect(new URL("ws", serverUrl).toString(), {
     room,

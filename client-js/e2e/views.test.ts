@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import type { EntityRow } from "../demo/hook.js";
-import { buildBinary, launchBrowser, observe, removeScratch, repoRoot, startServer, until } from "./harness.js";
+import { buildBinary, createRoom, launchBrowser, observe, removeScratch, repoRoot, startServer, until } from "./harness.js";
 import type { Browser, Observer, RunningServer } from "./harness.js";
 
 const SCALE = 100; // arena's fixed-point scale
@@ -27,12 +27,7 @@ const room = `views-${process.pid}`;
 before(async () => {
   const bin = buildBinary();
   [server, browser] = await Promise.all([startServer(bin), launchBrowser()]);
-  const res = await fetch(new URL("rooms", server.url), {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ game: "arena", id: room, config: { world: WORLD, view: VIEW, npcs: 300 } }),
-  });
-  assert.ok(res.ok, `POST /rooms: ${res.status} ${await res.text()}`);
+  await createRoom(server.url, "arena", room, { world: WORLD, view: VIEW, npcs: 300 });
   observer = await observe(server.url, room); // a spectator: the whole world
 }, { timeout: 90_000 }); // a cold `go build` takes a while
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
-import { buildBinary, launchBrowser, observe, removeScratch, startServer, until } from "./harness.js";
+import { buildBinary, createRoom, launchBrowser, observe, removeScratch, startServer, until } from "./harness.js";
 import type { Browser, Observer, RunningServer } from "./harness.js";
 
 const WORLD = 300; // units: the room's config
@@ -21,13 +21,7 @@ const room = `world-${process.pid}`;
 before(async () => {
   const bin = buildBinary();
   [server, browser] = await Promise.all([startServer(bin), launchBrowser()]);
-  // POST /rooms is open to loopback callers in anonymous mode.
-  const res = await fetch(new URL("rooms", server.url), {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ game: "arena", id: room, config: { world: WORLD, npcs: 20 } }),
-  });
-  assert.ok(res.ok, `POST /rooms: ${res.status} ${await res.text()}`);
+  await createRoom(server.url, "arena", room, { world: WORLD, npcs: 20 });
   observer = await observe(server.url, room);
 }, { timeout: 90_000 }); // a cold `go build` takes a while
 
