@@ -247,12 +247,15 @@ func (f *Fleet) Run(ctx context.Context, srv *server.Server) error {
 
 	// The watch and the pings outlive ctx: they go on through the drain.
 	live, stop := context.WithCancel(context.WithoutCancel(ctx))
-	pinging, stopPings := context.WithCancel(live)
+	// Stopping the pings lets one in flight finish (its request may otherwise reach the sidecar
+	// after Shutdown, which must be the last call).
+	noPings := make(chan struct{})
+	stopPings := func() { close(noPings) }
 	var wg, pings sync.WaitGroup
 	wg.Add(1)
 	pings.Add(1)
 	go func() { defer wg.Done(); _ = f.sdk.Watch(live, f.setGS) }()
-	go func() { defer pings.Done(); f.healthLoop(pinging) }()
+	go func() { defer pings.Done(); f.healthLoop(live, noPings) }()
 	defer func() { stop(); wg.Wait(); pings.Wait() }()
 
 	f.loop(ctx, time.Time{})
@@ -355,8 +358,9 @@ func (f *Fleet) drain(ctx context.Context, stopPings func()) error {
 	return err
 }
 
-// healthLoop pings Health every interval while no room is stalled.
-func (f *Fleet) healthLoop(ctx context.Context) {
+// healthLoop pings Health every interval while no room is stalled, until ctx ends or stop is
+// closed (a ping in flight then finishes first).
+func (f *Fleet) healthLoop(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(f.cfg.Health)
 	defer t.Stop()
 	var stalled []string
@@ -379,6 +383,8 @@ func (f *Fleet) healthLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-stop:
 			return
 		case <-t.C:
 		}
