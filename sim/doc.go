@@ -15,6 +15,11 @@
 //     mode; recorded, so a replay reproduces it).
 //   - Historian: Step reads past states with World.Past (lag compensation: check a hit against
 //     the world at the input's RenderTick, plus its Subtick); keyframes keep that history.
+//   - Seater: the room's size, which quick play counts.
+//   - Viewer: per-player views in a big world. The game cuts the world into a Grid's cells, says
+//     each entity's cell and each player's cells; each client then holds exactly the entities
+//     of its cells, and each cell's changes are encoded once per tick and baseline (a frame's
+//     pieces, views.go), whatever the number of clients that see it.
 //
 // and World methods that Step calls:
 //

@@ -6,7 +6,9 @@
 // Inbox; writers' acknowledgements through Client.Ack), then calls Tick with the time, and
 // carries out the Ready it gets back: welcomes to send, one frame per client (a shared,
 // reference-counted body and a few per-client header fields), connections to close, the
-// tick's record. Advance then drops the engine's own references to the tick's bodies.
+// tick's record. Advance then drops the engine's own references to the tick's bodies. In a
+// game with views (sim.Viewer) a client's body is its own part plus slices of the pieces of
+// the cells it sees, each piece encoded once per tick and baseline (views.go).
 //
 // The engine reads no clock (time is an argument), touches no socket, starts no goroutine
 // and keeps no package state, so every seat, resume and baseline rule is tested without a
