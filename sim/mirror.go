@@ -20,12 +20,10 @@ type Mirror struct {
 	st      State
 	live    []Entity // held entities, in no particular order
 	at      []int32  // by id: index in live
-	spawned []bool   // by id: spawned by the frame being applied
-	done    []bool   // by id: updated by the frame being applied
 	parts   []part
-	flags   []uint8  // by id, during check: isDespawned, isSpawned, isUpdated
-	flagCls []uint16 // by id, during check: the class a spawn gives it
-	flagged []uint32 // the ids check flagged (cleared when it returns)
+	flags   []uint8  // by id, while a frame is checked and applied: isDespawned, isSpawned, isUpdated
+	flagCls []uint16 // by id, while a frame is checked: the class a spawn gives it
+	flagged []uint32 // the ids check flagged (cleared when Apply returns)
 	msg     pb.ServerMessage
 	frame   pb.Frame
 }
@@ -87,6 +85,7 @@ func (m *Mirror) split(f *pb.Frame) []part {
 // nothing.
 func (m *Mirror) Apply(f *pb.Frame) error {
 	parts := m.split(f)
+	defer m.unflag() // check's flags say, while applying, which ids the frame spawns and updates
 	if err := m.check(f, parts); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
@@ -115,11 +114,7 @@ func (m *Mirror) Apply(f *pb.Frame) error {
 		}
 	}
 	st.resize(maxID)
-	m.spawned = grow(m.spawned, maxID)
-	m.done = grow(m.done, maxID)
 	m.at = grow(m.at, maxID)
-	clear(m.spawned)
-	clear(m.done)
 	for pi := range parts {
 		p := &parts[pi]
 		id := uint32(0)
@@ -133,7 +128,6 @@ func (m *Mirror) Apply(f *pb.Frame) error {
 			st.n++
 			m.at[id] = int32(len(m.live))
 			m.live = append(m.live, Entity(id))
-			m.spawned[id] = true
 			copy(st.vals[int(id)*st.stride:], vals[:len(cs.intCols)])
 			vals = vals[len(cs.intCols):]
 			clear(st.bytes[int(id)*st.bstride : int(id)*st.bstride+st.bstride])
@@ -149,12 +143,11 @@ func (m *Mirror) Apply(f *pb.Frame) error {
 			n := bits.OnesCount32(p.updMasks[i])
 			m.update(int(id), p.updMasks[i], uvals[:n], predicted)
 			uvals = uvals[n:]
-			m.done[id] = true
 		}
 	}
 	if predicted { // every held entity the frame did not list or spawn advances to its prediction
 		for _, id := range m.live {
-			if !m.spawned[id] && !m.done[id] {
+			if m.flag(uint64(id))&(isSpawned|isUpdated) == 0 {
 				m.update(int(id), 0, nil, true)
 			}
 		}
@@ -239,7 +232,6 @@ func (m *Mirror) check(f *pb.Frame, parts []part) error {
 	live := func(id uint64) bool {
 		return base != 0 && id < uint64(len(st.cls)) && st.cls[id] != noClass
 	}
-	defer m.unflag()
 	despawned := func(id uint64) bool { return m.flag(id)&isDespawned != 0 }
 	for pi := range parts {
 		p := &parts[pi]
@@ -354,7 +346,7 @@ func (m *Mirror) setFlag(id uint64, f uint8, cls uint16) {
 	}
 }
 
-// unflag clears the flags check set.
+// unflag clears the flags check set (Apply calls it when it returns).
 func (m *Mirror) unflag() {
 	for _, id := range m.flagged {
 		m.flags[id] = 0
