@@ -698,8 +698,8 @@ func (s *replaySession) frame(snapshot bool) {
 	withHash := snapshot || (s.hashEvery > 0 && tick%s.hashEvery == 0)
 	var b *engine.Body
 	var key uint32
-	if v := s.frames.Viewer(); v != nil && s.follow != 0 {
-		cells := s.frames.Cells(s.view, func(dst []sim.Cell) []sim.Cell { return v.View(s.w, s.follow, dst) })
+	if s.frames.Viewer() != nil && s.follow != 0 {
+		cells := s.frames.Cells(s.view, s.w, s.follow)
 		b, key = s.frames.ViewBody(s.view, base, cur, cells, withHash)
 		s.frames.Seal()
 	} else {

@@ -593,7 +593,7 @@ func (e *Engine) viewBody(c *Client, tick uint32, cur *sim.State) (*Body, uint32
 	if c.seat != nil {
 		p = c.seat.player
 	}
-	cells := e.frames.Cells(c.view, func(dst []sim.Cell) []sim.Cell { return e.frames.Viewer().View(e.w, p, dst) })
+	cells := e.frames.Cells(c.view, e.w, p)
 	withHash := e.cfg.HashEvery > 0 && (tick+p)%uint32(e.cfg.HashEvery) == 0
 	return e.frames.ViewBody(c.view, c.acked, cur, cells, withHash)
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -26,10 +28,10 @@ type viewAt struct {
 // NewView makes a client's view record for a pipeline of ring states.
 func (f *Frames) NewView() *View { return &View{hist: make([]viewAt, len(f.ring))} }
 
-// Cells calls see with the view's scratch (Viewer.View appends to it) and returns the cells,
-// cleaned (sorted, unique, inside the grid).
-func (f *Frames) Cells(v *View, see func(dst []sim.Cell) []sim.Cell) []sim.Cell {
-	v.scratch = f.grid.Clean(see(v.scratch[:0]))
+// Cells returns the cells player sees in w now (the game's Viewer.View, appending to the
+// view's scratch), cleaned: sorted, unique, inside the grid.
+func (f *Frames) Cells(v *View, w *sim.World, player uint32) []sim.Cell {
+	v.scratch = f.grid.Clean(f.viewer.View(w, player, v.scratch[:0]))
 	return v.scratch
 }
 
@@ -163,7 +165,7 @@ func (f *Frames) pieceSet(base uint32) *pieceSet {
 		s = &pieceSet{}
 	}
 	n := 3 * (f.grid.Cells() + 1)
-	s.off, s.end = grow(s.off, n), grow(s.end, n)
+	s.off, s.end = slices.Grow(s.off[:0], n)[:n], slices.Grow(s.end[:0], n)[:n]
 	for i := range s.off {
 		s.off[i] = -1
 	}
@@ -222,12 +224,4 @@ func (f *Frames) releaseViews() {
 		f.sets[i] = nil
 	}
 	f.sets = f.sets[:0]
-}
-
-// grow returns s with length n, reusing its memory when it can (contents undefined).
-func grow[T any](s []T, n int) []T {
-	if n <= cap(s) {
-		return s[:n]
-	}
-	return make([]T, n)
 }
