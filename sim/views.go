@@ -242,9 +242,6 @@ func (d *Delta) to(c Cell) []Entity {
 	return d.toIDs[d.toStart[b]:d.toStart[b+1]]
 }
 
-// Movers returns the number of entities that changed cells.
-func (d *Delta) Movers() int { return len(d.ids) }
-
 // AppendPiece appends cell c's piece of the given kind for a client at the baseline of d
 // (nil: a full snapshot of cur, whose pieces are enter pieces holding every entity of the
 // cell) as one Frame field 15 (tag, length, FramePiece), or nothing when the piece is empty.

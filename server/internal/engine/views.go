@@ -181,15 +181,13 @@ func (f *Frames) Seal() {
 		if b.own > 0 {
 			b.parts = append(b.parts, b.B[:b.own])
 		}
-		var last *Body
 		for _, r := range b.pieces {
 			sb := r.set.body
 			b.parts = append(b.parts, sb.B[r.set.off[r.i]:r.set.end[r.i]])
-			if sb != last && !holds(b.deps, sb) {
+			if !holds(b.deps, sb) {
 				sb.Retain()
 				b.deps = append(b.deps, sb)
 			}
-			last = sb
 		}
 		if len(b.B) > b.own {
 			b.parts = append(b.parts, b.B[b.own:])
