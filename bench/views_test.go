@@ -243,9 +243,15 @@ func TestSessionsCheckViewHashes(t *testing.T) {
 				return func() bool { return s.Counters().Frames >= n }
 			}
 
+			// A session counts a frame when it arrives and its hash check after applying it,
+			// so wait for both rather than reading the checks the moment the frames arrive.
 			good := open("good", true)
-			require.Eventually(t, frames(good, 2), 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool {
+				k := good.Counters()
+				return k.Frames >= 2 && k.HashChecks >= 2
+			}, 5*time.Second, time.Millisecond)
 			k := good.Counters()
+			assert.Equal(t, uint64(2), k.Frames)
 			assert.Equal(t, uint64(2), k.HashChecks)
 			assert.Zero(t, k.HashMismatches)
 
