@@ -9,6 +9,8 @@ import { BytesValueSchema, FramePieceSchema, FrameSchema, ServerMessageSchema } 
 import type { Frame } from "../src/gen/ticksync/v1/messages_pb";
 import { FieldType, StateSchemaSchema } from "../src/gen/ticksync/v1/schema_pb";
 import type { StateSchema } from "../src/gen/ticksync/v1/schema_pb";
+import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
+import type { FrameData } from "../src/frame";
 import { predictValue } from "../src/predictrule";
 import { compileSchema } from "../src/schema";
 import type { ClassInfo, Schema } from "../src/schema";
@@ -315,6 +317,22 @@ export function mirrorRows(m: Mirror): MirrorRow[] {
       bytes: c.bytesFields.map((f) => hex(m.rawBytes(id, f.col) ?? new Uint8Array(0))),
     };
   });
+}
+
+/** flatRows is a mirror's rows as [id, class, ...values, ...bytes], for compact expectations. */
+export const flatRows = (m: Mirror): (number | string)[][] => mirrorRows(m).map((r) => [r.id, r.class, ...r.values, ...r.bytes]);
+
+/** decoders are the two frame decoders, by name: mirror tests run with each. */
+export const decoders = [
+  ["hand", () => new HandDecoder()],
+  ["protobuf-es", () => new ProtobufEsDecoder()],
+] as const;
+
+/** decodeFrame decodes a server message that must be a frame. */
+export function decodeFrame(dec: HandDecoder | ProtobufEsDecoder, b: Uint8Array): FrameData {
+  const d = dec.decode(b);
+  if (d.kind !== "frame") throw new Error(`decoded a ${d.kind} message, want a frame`);
+  return d.frame;
 }
 
 /** modelRows lists a model state like mirrorRows. */

@@ -4,12 +4,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FrameSchema } from "../src/gen/ticksync/v1/messages_pb";
-import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { FrameData } from "../src/frame";
 import { FrameError, Mirror } from "../src/mirror";
 import type { Entity } from "../src/mirror";
 import { predictValue } from "../src/predictrule";
-import { arenaProto, compiled, encodeFrame, frameBytes, hex, mirrorRows, modelHash, modelRows, partFields, rand, splitFrame, stateSchema, unhex } from "./helpers";
+import { arenaProto, compiled, decodeFrame, decoders, encodeFrame, flatRows, frameBytes, hex, mirrorRows, modelHash, modelRows, partFields, rand, splitFrame, stateSchema, unhex } from "./helpers";
 import type { ModelState, PartSpec } from "./helpers";
 
 // Class 0 "npc": x, y predicted from vx, vy (1/20), hp. Class 1 "tag": n, name (bytes), k.
@@ -45,31 +44,21 @@ function encode(f: F): Uint8Array {
   );
 }
 
-const decoders = [
-  ["hand", () => new HandDecoder()],
-  ["protobuf-es", () => new ProtobufEsDecoder()],
-] as const;
-
 for (const [name, mk] of decoders) {
   describe(`mirror (${name} decoder)`, () => {
     const dec = mk();
-    const frame = (f: F): FrameData => {
-      const d = dec.decode(encode(f));
-      assert.equal(d.kind, "frame");
-      return (d as { frame: FrameData }).frame;
-    };
+    const frame = (f: F): FrameData => decodeFrame(dec, encode(f));
     const apply = (m: Mirror, f: F): void => m.apply(frame(f));
-    const rows = (m: Mirror) => mirrorRows(m).map((r) => [r.id, r.class, ...r.values, ...r.bytes]);
 
     test("snapshot, then spawn, despawn and updates with plain differences", () => {
       const m = new Mirror(schema);
       apply(m, { tick: 5, base: 0, spawn: [[1, 0, [100, 200, 0, 0, 50]], [3, 1, [7, 1]]], bytes: [[3, 1, "6869"]] });
-      assert.deepEqual(rows(m), [[1, 0, 100, 200, 0, 0, 50], [3, 1, 7, 1, "6869"]]);
+      assert.deepEqual(flatRows(m), [[1, 0, 100, 200, 0, 0, 50], [3, 1, 7, 1, "6869"]]);
       assert.equal(m.tick, 5);
       assert.equal(m.size, 2);
       // Gap frame (baseline 5, tick 8): differences against the baseline, no prediction.
       apply(m, { tick: 8, base: 5, despawn: [3], spawn: [[2, 0, [1, 2, 3, 4, 5]]], update: [[1, 0b10101, [10, 20, -5]]] });
-      assert.deepEqual(rows(m), [[1, 0, 110, 200, 20, 0, 45], [2, 0, 1, 2, 3, 4, 5]]);
+      assert.deepEqual(flatRows(m), [[1, 0, 110, 200, 20, 0, 45], [2, 0, 1, 2, 3, 4, 5]]);
       assert.equal(m.size, 2);
       assert.equal(m.has(3), false);
     });
@@ -79,7 +68,7 @@ for (const [name, mk] of decoders) {
       apply(m, { tick: 1, base: 0, spawn: [[1, 0, [1000, 1000, 2501, -2501, 9]], [2, 0, [0, 0, -19, 40, 9]], [4, 1, [3, 0]]] });
       // Entity 1 unlisted; entity 2 gets a new vx (+1 → -18) and a residual on y (+7); entity 5 spawns.
       apply(m, { tick: 2, spawn: [[5, 0, [500, 500, 100, 100, 1]]], update: [[2, 0b0110, [7, 1]]] });
-      assert.deepEqual(rows(m), [
+      assert.deepEqual(flatRows(m), [
         [1, 0, predictValue(1000, 2501, 1, 20), predictValue(1000, -2501, 1, 20), 2501, -2501, 9],
         [2, 0, predictValue(0, -18, 1, 20), predictValue(0, 40, 1, 20) + 7, -18, 40, 9],
         [4, 1, 3, 0, ""],
@@ -119,7 +108,7 @@ for (const [name, mk] of decoders) {
       const before = m.entity(7) as Entity;
       assert.equal(before.hp, 3);
       apply(m, { tick: 2, despawn: [7], spawn: [[7, 1, [42, 1]]], bytes: [[7, 1, "616263"]] });
-      assert.deepEqual(rows(m), [[7, 1, 42, 1, "616263"]]);
+      assert.deepEqual(flatRows(m), [[7, 1, 42, 1, "616263"]]);
       assert.deepEqual(spawned, ["7:npc", "7:tag"]);
       assert.deepEqual(despawned, ["7:npc"]);
       const e = m.entity(7) as Entity;
@@ -161,7 +150,7 @@ for (const [name, mk] of decoders) {
     test("refused frames change nothing", () => {
       const m = new Mirror(schema);
       apply(m, { tick: 3, base: 0, spawn: [[1, 0, [0, 0, 20, 0, 1]], [2, 1, [0, 0]]] });
-      const before = JSON.stringify(rows(m));
+      const before = JSON.stringify(flatRows(m));
       const bad: [string, F, boolean][] = [
         ["baseline not held", { tick: 5, base: 4 }, true],
         ["tick not after baseline", { tick: 3, base: 3 }, false],
@@ -185,7 +174,7 @@ for (const [name, mk] of decoders) {
           (e: unknown) => e instanceof FrameError && e.baselineMismatch === mismatch,
           why,
         );
-        assert.equal(JSON.stringify(rows(m)), before, why);
+        assert.equal(JSON.stringify(flatRows(m)), before, why);
         assert.equal(m.tick, 3, why);
       }
       // Still usable after refusals.
@@ -268,9 +257,7 @@ for (const [name, mk] of decoders) {
           let f = encodeFrame(schema, base, cur, { withHash: true });
           // Pieces: every change lands in a random part (the own fields or a piece).
           if (pieces > 0) f = splitFrame(schema, f, pieces, () => int(0, pieces));
-          const d = dec.decode(frameBytes(f));
-          assert.equal(d.kind, "frame");
-          const fd = (d as { frame: FrameData }).frame;
+          const fd = decodeFrame(dec, frameBytes(f));
           m.apply(fd);
           assert.deepEqual(mirrorRows(m), modelRows(cur), `seed ${seed} pieces ${pieces} tick ${t}`);
           const h = m.hash();

@@ -8,11 +8,10 @@ import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FramePieceSchema, FrameSchema } from "../src/gen/ticksync/v1/messages_pb";
-import { HandDecoder, ProtobufEsDecoder } from "../src/decode";
 import type { FrameData } from "../src/frame";
 import { FrameError, MAX_ENTITY_ID, Mirror } from "../src/mirror";
 import { predictValue } from "../src/predictrule";
-import { compiled, encodeFrame, frameBytes, mirrorRows, modelHash, modelRows, partFields, rand, splitFrame, stateSchema } from "./helpers";
+import { compiled, decodeFrame, decoders, encodeFrame, flatRows, frameBytes, mirrorRows, modelHash, modelRows, partFields, rand, splitFrame, stateSchema } from "./helpers";
 import type { ModelEntity, ModelState, PartSpec } from "./helpers";
 
 // Class 0 "npc": x, y predicted from vx, vy (1/20), hp. Class 1 "tag": n, name (bytes), on.
@@ -52,11 +51,6 @@ function encode(f: VF): Uint8Array {
   );
 }
 
-const decoders = [
-  ["hand", () => new HandDecoder()],
-  ["protobuf-es", () => new ProtobufEsDecoder()],
-] as const;
-
 const npc = (x: number, y: number, vx: number, vy: number, hp: number): number[] => [x, y, vx, vy, hp];
 
 /** state is what a test compares: rows, tick, size, the live list and the hash. */
@@ -67,13 +61,8 @@ function state(m: Mirror): string {
 for (const [name, mk] of decoders) {
   describe(`frames with pieces (${name} decoder)`, () => {
     const dec = mk();
-    const frame = (f: VF): FrameData => {
-      const d = dec.decode(encode(f));
-      assert.equal(d.kind, "frame");
-      return (d as { frame: FrameData }).frame;
-    };
+    const frame = (f: VF): FrameData => decodeFrame(dec, encode(f));
     const apply = (m: Mirror, f: VF): void => m.apply(frame(f));
-    const rows = (m: Mirror) => mirrorRows(m).map((r) => [r.id, r.class, ...r.values, ...r.bytes]);
 
     test("spawns split across two pieces and the own part", () => {
       const m = new Mirror(schema);
@@ -88,7 +77,7 @@ for (const [name, mk] of decoders) {
           { spawn: [[2, 1, [7, 1]], [20000, 0, npc(1, 2, 3, 4, 5)]], bytes: [[2, 1, "6869"]] },
         ],
       });
-      assert.deepEqual(rows(m), [
+      assert.deepEqual(flatRows(m), [
         [1, 0, 10, 11, 20, -20, 1],
         [2, 1, 7, 1, "6869"],
         [4, 0, 40, 41, 0, 0, 4],
@@ -109,8 +98,8 @@ for (const [name, mk] of decoders) {
         pieces: [{ spawn: [[3, 0, npc(3, 3, 3, 3, 3)], [19999, 1, [9, 1]]] }, { spawn: [[30, 0, npc(0, 0, 0, 0, 30)]], update: [[9, 0b10000, [1]]] }],
       });
       assert.deepEqual(m.ids(), [1, 2, 3, 4, 5, 9, 30, 19999, 20000]);
-      assert.deepEqual(rows(m)[0], [1, 0, 0, 11, 20, -20, 1]);
-      assert.deepEqual(rows(m)[5], [9, 0, 90, 91, 0, 0, 10]);
+      assert.deepEqual(flatRows(m)[0], [1, 0, 0, 11, 20, -20, 1]);
+      assert.deepEqual(flatRows(m)[5], [9, 0, 90, 91, 0, 0, 10]);
       assert.equal(m.size, 9);
       assert.equal(m.tick, 3);
     });
@@ -131,7 +120,7 @@ for (const [name, mk] of decoders) {
         pieces: [{ despawn: [1] }, { spawn: [[1, 1, [5, 1]]], despawn: [6] }],
       });
       assert.deepEqual(events, ["-1:npc", "-6:npc", "+6:npc", "+1:tag"]);
-      assert.deepEqual(rows(m), [
+      assert.deepEqual(flatRows(m), [
         [1, 1, 5, 1, "61"],
         [2, 1, 3, 0, ""],
         [6, 0, 7, 7, 0, 0, 7], // spawned by this t-1 frame: as sent, not predicted
@@ -167,7 +156,7 @@ for (const [name, mk] of decoders) {
           { despawn: [7], spawn: [[400, 0, npc(5, 5, 100, 100, 4)]] },
         ],
       });
-      assert.deepEqual(rows(m), [
+      assert.deepEqual(flatRows(m), [
         [1, 0, predictValue(1000, 2501, 1, 20), predictValue(1000, -2501, 1, 20), 2501, -2501, 9],
         [2, 1, 4, 0, ""],
         [12, 0, 2, 0, 40, 0, 1],
@@ -176,9 +165,9 @@ for (const [name, mk] of decoders) {
         [400, 0, 5, 5, 100, 100, 4],
       ]);
       // A gap frame with pieces: plain differences, nothing predicted.
-      const before = rows(m);
+      const before = flatRows(m);
       apply(m, { tick: 5, base: 2, pieces: [{ update: [[300, 0b1, [1]]] }, { update: [[1, 0b10000, [-9]]] }] });
-      const after = rows(m);
+      const after = flatRows(m);
       assert.deepEqual(after[0], [...before[0].slice(0, 6), 0]);
       assert.deepEqual(after[4], [300, 0, (before[4][2] as number) + 1, ...before[4].slice(3)]);
       assert.deepEqual([after[1], after[2], after[3], after[5]], [before[1], before[2], before[3], before[5]]);
@@ -236,7 +225,7 @@ for (const [name, mk] of decoders) {
         own: { despawn: [1] },
         pieces: [{ spawn: [[1, 1, [4, 1]], [5, 0, z]], bytes: [[2, 1, "01"]] }, { update: [[3, 0b10000, [-1]]] }],
       });
-      assert.deepEqual(rows(m), [
+      assert.deepEqual(flatRows(m), [
         [1, 1, 4, 1, ""],
         [2, 1, 3, 0, "01"],
         [3, 0, 0, 0, 0, 0, 8],
@@ -296,9 +285,7 @@ for (const [name, mk] of decoders) {
         const base = held === null || r() < 0.02 ? null : held;
         // Nine pieces (a 3×3 view of cells) and the own part; each change lands in any of them.
         const f = splitFrame(schema, encodeFrame(schema, base, cur, { withHash: true }), 9, () => int(0, 9));
-        const d = dec.decode(frameBytes(f));
-        assert.equal(d.kind, "frame");
-        const fd = (d as { frame: FrameData }).frame;
+        const fd = decodeFrame(dec, frameBytes(f));
         m.apply(fd);
         frames++;
         const where = `seed ${seed} tick ${t}`;
@@ -327,7 +314,7 @@ for (const [name, mk] of decoders) {
       });
       const last = cur;
       const nextTick = advanceModel(last);
-      m.apply(frameOf(dec.decode(frameBytes(splitFrame(schema, encodeFrame(schema, last, nextTick), 9, (id) => id % 10)))));
+      m.apply(decodeFrame(dec, frameBytes(splitFrame(schema, encodeFrame(schema, last, nextTick), 9, (id) => id % 10))));
       const applyReads = reads;
       reads = 0;
       const h = m.hash();
@@ -358,9 +345,4 @@ function advanceModel(s: ModelState): ModelState {
     n.entities.set(id, { ...e, vals: v });
   }
   return n;
-}
-
-function frameOf(d: ReturnType<HandDecoder["decode"]>): FrameData {
-  assert.equal(d.kind, "frame");
-  return (d as { frame: FrameData }).frame;
 }
